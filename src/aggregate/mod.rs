@@ -1,0 +1,301 @@
+//! Aggregate stage: one per shard. Resolves attempts to outcomes and counts
+//! the failed ones per (source, bin); closes bins as the clock passes them.
+
+pub mod pending;
+pub mod portset;
+pub mod sources;
+pub mod udp_flows;
+
+use hdrhistogram::Histogram;
+
+use crate::config::{self, Detection, Limits};
+use crate::event::{Event, FlowKey, Kind, TCP};
+use crate::shard::Router;
+use crate::time::Nanos;
+use pending::{Attempt, PendingTable, Probe};
+pub use sources::SourceSummary;
+use sources::{BinTable, Failure};
+use udp_flows::UdpFlows;
+
+/// What one aggregator counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AggStats {
+    pub events: u64,
+    pub attempts_tcp: u64,
+    pub attempts_udp: u64,
+    pub stealth_probes: u64,
+    pub answered: u64,
+    pub rejected: u64,
+    pub unanswered: u64,
+    pub retransmissions: u64,
+    pub echo_requests: u64,
+    /// Probes from home networks (never candidates).
+    pub home_probes: u64,
+    /// Probes to port 0 (excluded from the seed rule).
+    pub port_zero: u64,
+    /// Probes whose bin had already closed (timestamps far out of order).
+    pub late_probes: u64,
+    pub pending_evicted: u64,
+    pub sources_evicted: u64,
+    pub udp_flows_evicted: u64,
+    pub dest_sets_saturated: u64,
+    pub pending_now: u64,
+    pub sources_now: u64,
+    pub peak_pending: u64,
+    pub peak_sources: u64,
+}
+
+impl AggStats {
+    pub fn add(&mut self, o: &AggStats) {
+        self.events += o.events;
+        self.attempts_tcp += o.attempts_tcp;
+        self.attempts_udp += o.attempts_udp;
+        self.stealth_probes += o.stealth_probes;
+        self.answered += o.answered;
+        self.rejected += o.rejected;
+        self.unanswered += o.unanswered;
+        self.retransmissions += o.retransmissions;
+        self.echo_requests += o.echo_requests;
+        self.home_probes += o.home_probes;
+        self.port_zero += o.port_zero;
+        self.late_probes += o.late_probes;
+        self.pending_evicted += o.pending_evicted;
+        self.sources_evicted += o.sources_evicted;
+        self.udp_flows_evicted += o.udp_flows_evicted;
+        self.dest_sets_saturated += o.dest_sets_saturated;
+        self.pending_now += o.pending_now;
+        self.sources_now += o.sources_now;
+        self.peak_pending += o.peak_pending;
+        self.peak_sources += o.peak_sources;
+    }
+
+    pub fn attempts(&self) -> u64 {
+        self.attempts_tcp + self.attempts_udp
+    }
+}
+
+/// Delay from an attempt's first packet to its answer, in microseconds.
+pub fn new_delay_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+pub struct Aggregator {
+    me: usize,
+    router: Router,
+    det: Detection,
+    clock: Nanos,
+    /// Every bin up to this index is closed.
+    closed_through: i64,
+    /// The clock value at which the next bin closes.
+    next_close_at: Nanos,
+    pending: PendingTable,
+    flows: UdpFlows,
+    bins: BinTable,
+    stats: AggStats,
+    delays: Histogram<u64>,
+    closed: Vec<SourceSummary>,
+}
+
+impl Aggregator {
+    pub fn new(me: usize, router: Router, det: Detection, limits: &Limits) -> Self {
+        let shard_limits = limits.per_shard(router.shards());
+        Aggregator {
+            me,
+            router,
+            clock: Nanos::MIN,
+            closed_through: i64::MIN,
+            next_close_at: Nanos::MIN,
+            pending: PendingTable::new(det.answer_timeout, shard_limits.max_pending),
+            flows: UdpFlows::new(det.answer_timeout, shard_limits.max_udp_flows),
+            bins: BinTable::new(shard_limits.max_sources, shard_limits.max_dests_per_source),
+            det,
+            stats: AggStats::default(),
+            delays: new_delay_histogram(),
+            closed: Vec::new(),
+        }
+    }
+
+    /// The last bin that can close at `clock`: bin `b` closes once the clock
+    /// passes its end plus the answer timeout, when none of its attempts can
+    /// still be answered.
+    fn closable_through(&self, clock: Nanos) -> i64 {
+        (clock - self.det.answer_timeout - 1).div_euclid(self.det.bin) - 1
+    }
+
+    #[inline]
+    fn bin_of(&self, t: Nanos) -> i64 {
+        t.div_euclid(self.det.bin)
+    }
+
+    /// Move the clock forward (never back), closing bins it passes.
+    #[inline]
+    pub fn advance(&mut self, clock: Nanos) {
+        if clock <= self.clock {
+            return;
+        }
+        self.clock = clock;
+        if clock >= self.next_close_at {
+            self.close_bins();
+        }
+    }
+
+    #[cold]
+    fn close_bins(&mut self) {
+        let through = self.closable_through(self.clock);
+        if self.closed_through == i64::MIN {
+            // First packet: bins before it hold nothing.
+            self.closed_through = through;
+        } else if through > self.closed_through {
+            self.sweep_pending();
+            self.bins.close_through(through, &mut self.closed);
+            self.closed_through = through;
+        }
+        self.next_close_at = (self.closed_through + 2) * self.det.bin + self.det.answer_timeout + 1;
+    }
+
+    /// Handle one event (its clock first).
+    #[inline]
+    pub fn handle(&mut self, ev: &Event) {
+        self.advance(ev.clock);
+        self.stats.events += 1;
+        match ev.kind {
+            Kind::Syn => self.probe(ev, false),
+            Kind::Stealth => self.probe(ev, true),
+            Kind::SynAck => self.answer(&ev.key().reversed(), ev.ts, false),
+            Kind::Rst => self.answer(&ev.key().reversed(), ev.ts, true),
+            Kind::Unreachable => self.answer(&ev.key(), ev.ts, true),
+            Kind::Udp => self.udp(ev),
+            Kind::EchoRequest => self.stats.echo_requests += 1,
+        }
+    }
+
+    fn probe(&mut self, ev: &Event, stealth: bool) {
+        if ev.dport == 0 {
+            self.stats.port_zero += 1;
+            return;
+        }
+        if config::contains(&self.det.home, &ev.src) {
+            self.stats.home_probes += 1;
+            return;
+        }
+        if self.bin_of(ev.ts) <= self.closed_through {
+            self.stats.late_probes += 1;
+            return;
+        }
+        let key = ev.key();
+        match self.pending.probe(key, ev.ts, stealth, self.clock) {
+            Probe::New => {}
+            Probe::Retransmission => {
+                self.stats.retransmissions += 1;
+                return;
+            }
+            Probe::ReplacedExpired(old) => self.fail(&key, old, false),
+        }
+        match key.proto {
+            TCP => self.stats.attempts_tcp += 1,
+            _ => self.stats.attempts_udp += 1,
+        }
+        self.stats.stealth_probes += stealth as u64;
+        if self.pending.sweep_due() {
+            self.sweep_pending();
+        }
+    }
+
+    /// An answer for the attempt `key` arrived at `ts`: a rejection (RST,
+    /// ICMP unreachable) or an acceptance (SYN-ACK, UDP reply).
+    fn answer(&mut self, key: &FlowKey, ts: Nanos, rejects: bool) {
+        if !rejects && self.pending.peek(key).is_some_and(|a| a.stealth) {
+            return; // nothing answers a stealth probe
+        }
+        match self.pending.resolve(key, self.clock) {
+            None => {}
+            Some(Err(expired)) => self.fail(key, expired, false),
+            Some(Ok(a)) if rejects => self.fail(key, a, true),
+            Some(Ok(a)) => {
+                self.stats.answered += 1;
+                let micros = ((ts - a.first).max(0) / 1000) as u64;
+                self.delays.saturating_record(micros.max(1));
+            }
+        }
+    }
+
+    fn udp(&mut self, ev: &Event) {
+        let key = ev.key();
+        self.answer(&key.reversed(), ev.ts, false);
+        let fresh = self.flows.datagram(key, ev.ts, self.clock);
+        if fresh && self.router.shard_of(&ev.src) == self.me {
+            self.probe(ev, false);
+        }
+    }
+
+    /// Count a failed attempt in its source's bin.
+    fn fail(&mut self, key: &FlowKey, a: Attempt, rejected: bool) {
+        if rejected {
+            self.stats.rejected += 1;
+        } else {
+            self.stats.unanswered += 1;
+        }
+        let bin = self.bin_of(a.first);
+        if bin <= self.closed_through {
+            debug_assert!(false, "attempt resolved after its bin closed");
+            return;
+        }
+        let f = Failure {
+            rejected,
+            proto: key.proto,
+            stealth: a.stealth,
+        };
+        self.bins
+            .record(bin, key.src, key.dst, key.dport, a.first, f);
+    }
+
+    fn sweep_pending(&mut self) {
+        let mut expired = Vec::new();
+        self.pending.sweep(self.clock, |k, a| expired.push((k, a)));
+        for (k, a) in expired {
+            self.fail(&k, a, false);
+        }
+    }
+
+    /// End of input: everything still pending is unanswered, every bin closes.
+    pub fn finish(&mut self) {
+        let mut left = Vec::new();
+        self.pending.drain(|k, a| left.push((k, a)));
+        for (k, a) in left {
+            self.fail(&k, a, false);
+        }
+        self.bins.close_through(i64::MAX, &mut self.closed);
+        self.closed_through = i64::MAX;
+    }
+
+    /// Summaries of bins closed since the last call, and the bin index
+    /// through which this aggregator is final.
+    pub fn take_closed(&mut self) -> (Vec<SourceSummary>, i64) {
+        (std::mem::take(&mut self.closed), self.closed_through)
+    }
+
+    pub fn has_closed(&self) -> bool {
+        !self.closed.is_empty()
+    }
+
+    pub fn closed_through(&self) -> i64 {
+        self.closed_through
+    }
+
+    pub fn stats(&self) -> AggStats {
+        let mut s = self.stats.clone();
+        s.pending_evicted = self.pending.evicted;
+        s.sources_evicted = self.bins.evicted;
+        s.udp_flows_evicted = self.flows.evicted;
+        s.dest_sets_saturated = self.bins.saturated;
+        s.pending_now = self.pending.len() as u64;
+        s.sources_now = self.bins.len() as u64;
+        s.peak_pending = self.pending.peak as u64;
+        s.peak_sources = self.bins.peak as u64;
+        s
+    }
+
+    pub fn delays(&self) -> &Histogram<u64> {
+        &self.delays
+    }
+}

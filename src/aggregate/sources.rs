@@ -1,0 +1,318 @@
+//! Failed attempts per (source, bin): the state behind one seed-rule row.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ahash::{AHashMap, AHashSet};
+
+use super::portset::PortSet;
+use crate::event::UDP;
+use crate::time::Nanos;
+
+/// How a failed attempt failed, and what it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub rejected: bool,
+    pub proto: u8,
+    pub stealth: bool,
+}
+
+/// Distinct destination addresses, inline while few.
+#[derive(Clone, Debug)]
+enum DestSet {
+    Inline { len: u8, addrs: [IpAddr; 4] },
+    Hashed(AHashSet<IpAddr>),
+}
+
+impl DestSet {
+    fn new(first: IpAddr) -> Self {
+        DestSet::Inline {
+            len: 1,
+            addrs: [first; 4],
+        }
+    }
+
+    /// Insert unless `cap` distinct addresses are already held; false if
+    /// the address was dropped for that reason.
+    #[inline]
+    fn insert(&mut self, addr: IpAddr, cap: usize) -> bool {
+        match self {
+            DestSet::Inline { len, addrs } => {
+                let n = *len as usize;
+                if addrs[..n].contains(&addr) {
+                    return true;
+                }
+                if n < addrs.len() {
+                    addrs[n] = addr;
+                    *len += 1;
+                } else {
+                    let mut set: AHashSet<IpAddr> = addrs.iter().copied().collect();
+                    set.insert(addr);
+                    *self = DestSet::Hashed(set);
+                }
+                true
+            }
+            DestSet::Hashed(set) => {
+                if set.len() >= cap {
+                    return set.contains(&addr);
+                }
+                set.insert(addr);
+                true
+            }
+        }
+    }
+
+    fn len(&self) -> u32 {
+        match self {
+            DestSet::Inline { len, .. } => *len as u32,
+            DestSet::Hashed(set) => set.len() as u32,
+        }
+    }
+}
+
+/// One source's failed attempts in one bin.
+#[derive(Clone, Debug)]
+pub struct SourceBin {
+    ports: PortSet,
+    dests: DestSet,
+    dests_saturated: bool,
+    total: u64,
+    first: Nanos,
+    last: Nanos,
+    rejected: u64,
+    udp: u64,
+    stealth: u64,
+}
+
+/// What the aggregate stage hands the merger for one (source, bin): final,
+/// since every attempt of a source is aggregated in one shard.
+#[derive(Clone, Debug)]
+pub struct SourceSummary {
+    /// Bin index: bin start = `bin * bin_length`.
+    pub bin: i64,
+    pub src: IpAddr,
+    pub ports: PortSet,
+    pub unique_ips: u32,
+    /// `unique_ips` stopped growing at the per-source cap: a lower bound.
+    pub ips_saturated: bool,
+    pub total: u64,
+    pub first: Nanos,
+    pub last: Nanos,
+    pub rejected: u64,
+    pub udp: u64,
+    pub stealth: u64,
+}
+
+pub struct BinTable {
+    bins: BTreeMap<i64, AHashMap<IpAddr, SourceBin>>,
+    len: usize,
+    cap: usize,
+    max_dests: usize,
+    /// (source, bin) entries dropped to stay under `cap`.
+    pub evicted: u64,
+    /// Entries whose destination set hit `max_dests`.
+    pub saturated: u64,
+    pub peak: usize,
+}
+
+impl BinTable {
+    pub fn new(cap: usize, max_dests: usize) -> Self {
+        BinTable {
+            bins: BTreeMap::new(),
+            len: 0,
+            cap: cap.max(2),
+            max_dests: max_dests.max(4),
+            evicted: 0,
+            saturated: 0,
+            peak: 0,
+        }
+    }
+
+    /// (source, bin) entries held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Count one failed attempt `src -> dst:dport` that began at `first`.
+    #[inline]
+    pub fn record(
+        &mut self,
+        bin: i64,
+        src: IpAddr,
+        dst: IpAddr,
+        dport: u16,
+        first: Nanos,
+        f: Failure,
+    ) {
+        if self.len >= self.cap && !self.contains(bin, &src) {
+            self.evict_lightest();
+        }
+        let max_dests = self.max_dests;
+        let table = self.bins.entry(bin).or_default();
+        let mut added = false;
+        let e = table.entry(src).or_insert_with(|| {
+            added = true;
+            SourceBin {
+                ports: PortSet::default(),
+                dests: DestSet::new(dst),
+                dests_saturated: false,
+                total: 0,
+                first,
+                last: first,
+                rejected: 0,
+                udp: 0,
+                stealth: 0,
+            }
+        });
+        e.ports.insert(dport);
+        if !e.dests.insert(dst, max_dests) && !e.dests_saturated {
+            e.dests_saturated = true;
+            self.saturated += 1;
+        }
+        e.total += 1;
+        e.first = e.first.min(first);
+        e.last = e.last.max(first);
+        e.rejected += f.rejected as u64;
+        e.udp += (f.proto == UDP) as u64;
+        e.stealth += f.stealth as u64;
+        if added {
+            self.len += 1;
+            self.peak = self.peak.max(self.len);
+        }
+    }
+
+    fn contains(&self, bin: i64, src: &IpAddr) -> bool {
+        self.bins.get(&bin).is_some_and(|t| t.contains_key(src))
+    }
+
+    /// Drop the lighter half of all entries (by failed attempts), keeping the
+    /// heaviest scanners. Amortised O(1) per insert: it frees half the cap.
+    fn evict_lightest(&mut self) {
+        let mut totals: Vec<u64> = self
+            .bins
+            .values()
+            .flat_map(|t| t.values().map(|e| e.total))
+            .collect();
+        let half = totals.len() / 2;
+        let (_, &mut cutoff, _) = totals.select_nth_unstable(half);
+        // Keep entries above the median; drop ties only while over half.
+        let mut to_drop = totals.len() - half;
+        for table in self.bins.values_mut() {
+            table.retain(|_, e| {
+                if e.total <= cutoff && to_drop > 0 {
+                    to_drop -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        self.bins.retain(|_, t| !t.is_empty());
+        let len: usize = self.bins.values().map(|t| t.len()).sum();
+        self.evicted += (self.len - len) as u64;
+        self.len = len;
+    }
+
+    /// Remove every bin up to and including `through`, as summaries.
+    pub fn close_through(&mut self, through: i64, out: &mut Vec<SourceSummary>) {
+        while let Some(entry) = self.bins.first_entry() {
+            if *entry.key() > through {
+                break;
+            }
+            let bin = *entry.key();
+            let table = entry.remove();
+            self.len -= table.len();
+            out.extend(table.into_iter().map(|(src, e)| SourceSummary {
+                bin,
+                src,
+                unique_ips: e.dests.len(),
+                ips_saturated: e.dests_saturated,
+                ports: e.ports,
+                total: e.total,
+                first: e.first,
+                last: e.last,
+                rejected: e.rejected,
+                udp: e.udp,
+                stealth: e.stealth,
+            }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const F: Failure = Failure {
+        rejected: false,
+        proto: 6,
+        stealth: false,
+    };
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn aggregates_ports_hosts_and_times() {
+        let mut t = BinTable::new(100, 100);
+        for (i, host) in ["192.0.2.1", "192.0.2.2", "192.0.2.1"].iter().enumerate() {
+            t.record(
+                7,
+                ip("203.0.113.9"),
+                ip(host),
+                80 + i as u16,
+                100 - i as Nanos,
+                F,
+            );
+        }
+        let mut out = Vec::new();
+        t.close_through(6, &mut out);
+        assert!(out.is_empty());
+        t.close_through(7, &mut out);
+        assert_eq!(out.len(), 1);
+        let s = &out[0];
+        assert_eq!((s.bin, s.total, s.unique_ips, s.ports.len()), (7, 3, 2, 3));
+        assert_eq!((s.first, s.last), (98, 100));
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn eviction_keeps_the_heaviest_sources() {
+        let mut t = BinTable::new(8, 100);
+        let heavy = ip("203.0.113.200");
+        for p in 0..50 {
+            t.record(0, heavy, ip("192.0.2.1"), p, 1, F);
+        }
+        for i in 0..100u8 {
+            let src = IpAddr::from([198, 51, 100, i]);
+            t.record(0, src, ip("192.0.2.1"), 1, 1, F);
+        }
+        assert!(t.len() <= 8);
+        assert!(t.evicted >= 92);
+        let mut out = Vec::new();
+        t.close_through(0, &mut out);
+        let h = out
+            .iter()
+            .find(|s| s.src == heavy)
+            .expect("heavy scanner kept");
+        assert_eq!(h.total, 50);
+    }
+
+    #[test]
+    fn destination_set_saturates_at_its_cap() {
+        let mut t = BinTable::new(10, 8);
+        for i in 0..20u8 {
+            t.record(0, ip("203.0.113.1"), IpAddr::from([192, 0, 2, i]), 80, 1, F);
+        }
+        let mut out = Vec::new();
+        t.close_through(0, &mut out);
+        assert_eq!(out[0].unique_ips, 8);
+        assert!(out[0].ips_saturated);
+        assert_eq!(t.saturated, 1);
+    }
+}

@@ -1,0 +1,66 @@
+//! Capture stage: frames with their timestamps and link type, from capture
+//! files (merged in timestamp order) or a live interface.
+
+pub mod file;
+pub mod live;
+
+use crate::decode::LinkType;
+use crate::time::Nanos;
+
+/// One captured frame, borrowed from the reader until the next call.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    pub ts: Nanos,
+    pub link: LinkType,
+    /// Bytes on the wire, as captured (maybe cut at the snap length).
+    pub data: &'a [u8],
+    /// Length on the wire.
+    pub wire_len: u32,
+}
+
+/// What a source has next.
+pub enum Next<'a> {
+    Frame(Frame<'a>),
+    /// Nothing arrived within the read timeout (live capture only).
+    Idle,
+    /// End of input.
+    End,
+}
+
+/// Anything that yields frames: the pipeline is written against this.
+pub trait FrameSource {
+    fn next_frame(&mut self) -> Next<'_>;
+
+    /// Live sources follow the wall clock when the link is quiet.
+    fn is_live(&self) -> bool {
+        false
+    }
+
+    /// Packets the kernel or interface dropped so far, if known.
+    fn kernel_drops(&mut self) -> Option<u64> {
+        None
+    }
+
+    /// Inputs that ended early because they were damaged (each was
+    /// reported on stderr when it happened).
+    fn damaged(&self) -> usize {
+        0
+    }
+}
+
+/// Timestamp of a pcap record header whose sub-second field counts
+/// `unit` nanoseconds (1 for nanosecond captures, 1000 for microsecond).
+fn header_nanos(h: &pcap::PacketHeader, unit: Nanos) -> Nanos {
+    h.ts.tv_sec as Nanos * crate::time::NANOS_PER_SEC + h.ts.tv_usec as Nanos * unit
+}
+
+/// Map a libpcap link type to ours, or a clear error naming it.
+fn link_type(what: &str, dlt: pcap::Linktype) -> Result<LinkType, crate::error::Error> {
+    LinkType::from_dlt(dlt.0).ok_or_else(|| {
+        let name = dlt.get_name().unwrap_or_else(|_| "unknown".into());
+        crate::error::Error::input(
+            what,
+            format!("unsupported link type {} ({name}); picket decodes Ethernet, 802.1Q/QinQ, Linux cooked v1/v2, raw IP and BSD loopback", dlt.0),
+        )
+    })
+}

@@ -1,0 +1,240 @@
+//! The command line: `picket replay FILE...` and `picket live IFACE`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+
+use crate::capture::live::LiveOptions;
+use crate::config::{Detection, Limits, DEFAULT_HOME};
+use crate::error::Error;
+use crate::output::Format;
+use crate::pipeline::Settings;
+use crate::time::{Nanos, NANOS_PER_SEC};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "picket",
+    version,
+    about = "Detect active scanning (MITRE ATT&CK T1595) from packets",
+    long_about = "Detect active scanning (MITRE ATT&CK T1595: port scans, IP block sweeps) \
+from packets, live or from capture files.\n\n\
+picket tracks every probe (TCP SYN, FIN/NULL/XMAS, first UDP datagram of a flow) until \
+it is answered (SYN-ACK, UDP reply), rejected (RST, ICMP unreachable) or times out, and \
+reports, per source and 5-minute bin, the sources whose failed attempts cross the seed \
+rule's thresholds. Rows are JSON lines with the field names of the Sentinel KQL rule.\n\n\
+Exit codes: 0 ok, 1 output failed, 2 bad command line, 3 input unusable, \
+4 input damaged part way (rows for what was read were written), 5 no capture privilege.",
+    after_help = "Examples:\n  picket replay pcaps/nmap-syn.pcap\n  picket replay --format table day1.pcapng day2.pcapng\n  tcpdump -w - -i eth0 | picket replay -\n  picket live eth0 --allow 198.51.100.0/24 --output rows.json"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read pcap/pcapng files (merged in timestamp order; `-` is stdin) and report scans.
+    Replay {
+        /// Capture files: classic pcap (micro- or nanosecond) or pcapng.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Capture on a network interface (span port, tap) until Ctrl-C or SIGTERM.
+    Live {
+        /// Interface name, e.g. eth0.
+        #[arg(value_name = "IFACE")]
+        iface: String,
+        /// Do not put the interface in promiscuous mode.
+        #[arg(long)]
+        no_promisc: bool,
+        /// BPF filter applied in the kernel, e.g. "not port 22".
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
+        /// Kernel capture buffer in MiB (libpcap's 2 MiB loses bursts).
+        #[arg(long, value_name = "MIB", default_value_t = 64)]
+        buffer_mib: u32,
+        /// Bytes kept per packet; headers are all picket needs.
+        #[arg(long, value_name = "BYTES", default_value_t = 256)]
+        snaplen: u32,
+        /// Print a statistics line to stderr this often (0 turns it off).
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        stats_interval: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct Common {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Write rows to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Aggregator threads (default: the cores available).
+    #[arg(short, long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Events per batch handed from capture to an aggregator.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub batch: usize,
+    /// Pin the capture and aggregator threads to cores.
+    #[arg(long)]
+    pub pin: bool,
+    /// Do not print statistics to stderr at the end.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Home networks, never reported as scanners (comma-separated CIDRs;
+    /// replaces the default list).
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',', default_values_t = DEFAULT_HOME.iter().map(|s| s.parse::<IpNet>().unwrap()))]
+    pub home: Vec<IpNet>,
+    /// Authorised scanners (comma-separated CIDRs): their rows are suppressed and counted.
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub allow: Vec<IpNet>,
+    /// File of allow-listed CIDRs, one per line, `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub allow_file: Option<PathBuf>,
+
+    /// Bin length in seconds (bins are aligned to the Unix epoch).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub bin: f64,
+    /// Seconds an attempt waits for an answer before it counts as unanswered.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub answer_timeout: f64,
+    /// Report a source with at least this many distinct failed destination ports...
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub min_ports: u32,
+    /// ...or at least this many distinct destination hosts...
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub min_hosts: u32,
+    /// ...together with at least this many failed attempts.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub min_attempts: u64,
+    /// Distinct ports from which a scan is an "Aggressive Port Scan".
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub aggressive_ports: u32,
+    /// Distinct hosts from which a sweep is an "IP Block Sweep".
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub sweep_hosts: u32,
+    /// How many (smallest) ports PortsTargeted lists.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub ports_listed: usize,
+
+    /// Cap on tracked (source, bin) entries; beyond it the lightest half is evicted.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_sources)]
+    pub max_sources: usize,
+    /// Cap on attempts awaiting an answer; beyond it the oldest half times out early.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_pending)]
+    pub max_pending: usize,
+    /// Cap on remembered UDP flows.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_udp_flows)]
+    pub max_udp_flows: usize,
+    /// Cap on distinct hosts counted per (source, bin); beyond it the count is a lower bound.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_dests_per_source)]
+    pub max_hosts_per_source: usize,
+}
+
+fn seconds(what: &str, s: f64) -> Result<Nanos, Error> {
+    if !(0.0..=1e9).contains(&s) {
+        return Err(Error::Usage(format!(
+            "--{what} must be a number of seconds >= 0, not {s}"
+        )));
+    }
+    Ok((s * NANOS_PER_SEC as f64).round() as Nanos)
+}
+
+impl Common {
+    pub fn settings(&self) -> Result<Settings, Error> {
+        let bin = seconds("bin", self.bin)?;
+        if bin < NANOS_PER_SEC / 1000 {
+            return Err(Error::Usage("--bin must be at least 0.001 seconds".into()));
+        }
+        let mut allow = self.allow.clone();
+        if let Some(path) = &self.allow_file {
+            allow.extend(read_cidr_file(path)?);
+        }
+        if self.batch == 0 || self.threads == Some(0) {
+            return Err(Error::Usage(
+                "--batch and --threads must be at least 1".into(),
+            ));
+        }
+        let threads = self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        Ok(Settings {
+            detection: Detection {
+                bin,
+                answer_timeout: seconds("answer-timeout", self.answer_timeout)?,
+                min_ports: self.min_ports,
+                min_ips: self.min_hosts,
+                min_attempts: self.min_attempts,
+                aggressive_ports: self.aggressive_ports,
+                sweep_ips: self.sweep_hosts,
+                ports_listed: self.ports_listed,
+                home: self.home.clone(),
+                allow,
+            },
+            limits: Limits {
+                max_sources: self.max_sources,
+                max_pending: self.max_pending,
+                max_udp_flows: self.max_udp_flows,
+                max_dests_per_source: self.max_hosts_per_source,
+            },
+            threads,
+            batch: self.batch,
+            pin: self.pin,
+            stats_every: None,
+            progress: false,
+        })
+    }
+}
+
+fn read_cidr_file(path: &PathBuf) -> Result<Vec<IpNet>, Error> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::input(&name, e.to_string()))?;
+    let mut nets = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let net = line
+            .parse::<IpNet>()
+            .or_else(|_| line.parse::<std::net::IpAddr>().map(IpNet::from))
+            .map_err(|_| Error::input(&name, format!("line {}: not a CIDR: {line:?}", i + 1)))?;
+        nets.push(net);
+    }
+    Ok(nets)
+}
+
+impl Command {
+    pub fn live_options(&self) -> Option<(LiveOptions, Option<Duration>)> {
+        match self {
+            Command::Live {
+                no_promisc,
+                filter,
+                buffer_mib,
+                snaplen,
+                stats_interval,
+                ..
+            } => Some((
+                LiveOptions {
+                    promiscuous: !no_promisc,
+                    snaplen: (*snaplen).clamp(64, 65535) as i32,
+                    buffer_bytes: (*buffer_mib as i64 * 1024 * 1024).min(i32::MAX as i64) as i32,
+                    filter: filter.clone(),
+                    ..LiveOptions::default()
+                },
+                (*stats_interval > 0).then(|| Duration::from_secs(*stats_interval)),
+            )),
+            Command::Replay { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Every tunable of the detector, with the contract's defaults.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::time::{Nanos, NANOS_PER_SEC};
+
+/// The seed rule's parameters (detection contract, sections 2-5).
+#[derive(Clone, Debug)]
+pub struct Detection {
+    /// Tumbling bin length, aligned to the Unix epoch.
+    pub bin: Nanos,
+    /// How long an attempt waits for an answer (inclusive).
+    pub answer_timeout: Nanos,
+    /// A row needs this many distinct ports...
+    pub min_ports: u32,
+    /// ...or this many distinct hosts together with `min_attempts` attempts.
+    pub min_ips: u32,
+    pub min_attempts: u64,
+    /// ScanType "Aggressive Port Scan" from this many distinct ports.
+    pub aggressive_ports: u32,
+    /// ScanType "IP Block Sweep" from this many distinct hosts.
+    pub sweep_ips: u32,
+    /// PortsTargeted lists at most this many (the smallest) ports.
+    pub ports_listed: usize,
+    /// Sources in these networks are never candidates.
+    pub home: Vec<IpNet>,
+    /// Authorised scanners: rows are suppressed but counted.
+    pub allow: Vec<IpNet>,
+}
+
+impl Default for Detection {
+    fn default() -> Self {
+        Detection {
+            bin: 300 * NANOS_PER_SEC,
+            answer_timeout: 5 * NANOS_PER_SEC,
+            min_ports: 10,
+            min_ips: 5,
+            min_attempts: 30,
+            aggressive_ports: 20,
+            sweep_ips: 10,
+            ports_listed: 50,
+            home: default_home_networks(),
+            allow: Vec::new(),
+        }
+    }
+}
+
+/// RFC 1918, loopback, link-local and IPv6 unique-local/link-local ranges.
+pub const DEFAULT_HOME: &[&str] = &[
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
+];
+
+pub fn default_home_networks() -> Vec<IpNet> {
+    DEFAULT_HOME
+        .iter()
+        .map(|s| s.parse().expect("built-in network is valid"))
+        .collect()
+}
+
+pub fn contains(nets: &[IpNet], addr: &IpAddr) -> bool {
+    nets.iter().any(|n| n.contains(addr))
+}
+
+/// Memory bounds for hostile traffic, for the whole sensor (split evenly
+/// across aggregator threads).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Tracked (source, bin) entries.
+    pub max_sources: usize,
+    /// Attempts waiting for an answer.
+    pub max_pending: usize,
+    /// UDP flows remembered to tell new datagrams from old.
+    pub max_udp_flows: usize,
+    /// Distinct destinations remembered per (source, bin); beyond it the
+    /// count stops growing and the row says it is a lower bound.
+    pub max_dests_per_source: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_sources: 1 << 20,
+            max_pending: 1 << 21,
+            max_udp_flows: 1 << 20,
+            max_dests_per_source: 1 << 16,
+        }
+    }
+}
+
+impl Limits {
+    /// This limit's share for one of `shards` aggregators.
+    pub fn per_shard(&self, shards: usize) -> Limits {
+        let share = |n: usize| (n / shards.max(1)).max(1024);
+        Limits {
+            max_sources: share(self.max_sources),
+            max_pending: share(self.max_pending),
+            max_udp_flows: share(self.max_udp_flows),
+            max_dests_per_source: self.max_dests_per_source,
+        }
+    }
+}

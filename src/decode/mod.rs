@@ -1,0 +1,186 @@
+//! Decode stage: a captured frame in, an [`Event`] (or the reason for none) out.
+//!
+//! Link layers are peeled in [`link`]; IP and transport headers are read with
+//! etherparse's zero-copy slices, in their lax form so that frames cut short
+//! by a snap length still yield their headers.
+
+pub mod link;
+
+use etherparse::{
+    Icmpv4Slice, Icmpv6Slice, IpNumber, Ipv6ExtensionSlice, LaxIpSlice, TcpHeaderSlice,
+    UdpHeaderSlice,
+};
+
+pub use link::LinkType;
+
+use crate::event::{Event, Kind, ICMP, ICMPV6, TCP, UDP};
+use crate::time::Nanos;
+
+/// Why a frame produced no event. The first group is damage (counted as
+/// decode failures); the rest is traffic the detector has no use for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Skip {
+    /// The link-layer header is cut short.
+    TruncatedLink,
+    /// The IP header is cut short or malformed.
+    BadIp,
+    /// The TCP/UDP/ICMP header is cut short or malformed.
+    BadTransport,
+    /// An ICMP unreachable whose quoted packet cannot be read.
+    BadIcmpQuote,
+    /// Not IP (ARP, LLDP, ...).
+    NotIp,
+    /// A later IP fragment: it carries no ports.
+    LaterFragment,
+    /// An IP protocol other than TCP, UDP, ICMP.
+    OtherProtocol,
+    /// TCP that is neither a probe nor an answer (ACK, data, FIN+ACK).
+    TcpSession,
+    /// ICMP other than echo request and destination unreachable.
+    OtherIcmp,
+}
+
+impl Skip {
+    pub const ALL: [Skip; 9] = [
+        Skip::TruncatedLink,
+        Skip::BadIp,
+        Skip::BadTransport,
+        Skip::BadIcmpQuote,
+        Skip::NotIp,
+        Skip::LaterFragment,
+        Skip::OtherProtocol,
+        Skip::TcpSession,
+        Skip::OtherIcmp,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Skip::TruncatedLink => "truncated_link",
+            Skip::BadIp => "bad_ip",
+            Skip::BadTransport => "bad_transport",
+            Skip::BadIcmpQuote => "bad_icmp_quote",
+            Skip::NotIp => "not_ip",
+            Skip::LaterFragment => "later_fragment",
+            Skip::OtherProtocol => "other_protocol",
+            Skip::TcpSession => "tcp_session",
+            Skip::OtherIcmp => "other_icmp",
+        }
+    }
+
+    /// Damaged input, as opposed to traffic that is simply not of interest.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Skip::TruncatedLink | Skip::BadIp | Skip::BadTransport | Skip::BadIcmpQuote
+        )
+    }
+}
+
+/// Decode one frame captured at `ts`. `Event::clock` is left equal to `ts`;
+/// the capture stage owns the clock.
+#[inline]
+pub fn decode(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, Skip> {
+    let ip = link::ip_payload(link, frame)?;
+    let (ip, _ext_err) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::BadIp)?;
+    let payload = ip.payload();
+    if payload.fragmented && !is_first_fragment(&ip) {
+        return Err(Skip::LaterFragment);
+    }
+    let (src, dst) = (ip.source_addr(), ip.destination_addr());
+    let bytes = payload.payload;
+    let event = |kind, proto, sport, dport| Event {
+        ts,
+        clock: ts,
+        kind,
+        proto,
+        src,
+        dst,
+        sport,
+        dport,
+    };
+    match payload.ip_number {
+        IpNumber::TCP => {
+            let tcp = TcpHeaderSlice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
+            let kind = tcp_kind(tcp.syn(), tcp.ack(), tcp.rst()).ok_or(Skip::TcpSession)?;
+            Ok(event(kind, TCP, tcp.source_port(), tcp.destination_port()))
+        }
+        IpNumber::UDP => {
+            let udp = UdpHeaderSlice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
+            Ok(event(
+                Kind::Udp,
+                UDP,
+                udp.source_port(),
+                udp.destination_port(),
+            ))
+        }
+        IpNumber::ICMP => {
+            let icmp = Icmpv4Slice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
+            match icmp.type_u8() {
+                8 => Ok(event(Kind::EchoRequest, ICMP, 0, 0)),
+                3 => quoted_attempt(icmp.payload(), ts),
+                _ => Err(Skip::OtherIcmp),
+            }
+        }
+        IpNumber::IPV6_ICMP => {
+            let icmp = Icmpv6Slice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
+            match icmp.type_u8() {
+                128 => Ok(event(Kind::EchoRequest, ICMPV6, 0, 0)),
+                1 => quoted_attempt(icmp.payload(), ts),
+                _ => Err(Skip::OtherIcmp),
+            }
+        }
+        _ => Err(Skip::OtherProtocol),
+    }
+}
+
+/// Classify TCP by the three flags that matter. Extra flags (FIN, PSH, URG,
+/// ECE, CWR) beside SYN do not change a SYN-only probe.
+#[inline]
+fn tcp_kind(syn: bool, ack: bool, rst: bool) -> Option<Kind> {
+    match (syn, ack, rst) {
+        (_, _, true) => Some(Kind::Rst),
+        (true, false, false) => Some(Kind::Syn),
+        (true, true, false) => Some(Kind::SynAck),
+        (false, false, false) => Some(Kind::Stealth),
+        (false, true, false) => None,
+    }
+}
+
+/// Only the first fragment (offset 0) carries the transport header.
+fn is_first_fragment(ip: &LaxIpSlice) -> bool {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => v4.header().fragments_offset().value() == 0,
+        LaxIpSlice::Ipv6(v6) => v6.extensions().clone().into_iter().all(|ext| match ext {
+            Ipv6ExtensionSlice::Fragment(frag) => frag.fragment_offset().value() == 0,
+            _ => true,
+        }),
+    }
+}
+
+/// The attempt an ICMP unreachable quotes: its IP header and the first
+/// 8 bytes of its transport header, which hold both ports.
+fn quoted_attempt(quote: &[u8], ts: Nanos) -> Result<Event, Skip> {
+    let (ip, _) = LaxIpSlice::from_slice(quote).map_err(|_| Skip::BadIcmpQuote)?;
+    let payload = ip.payload();
+    let proto = match payload.ip_number {
+        IpNumber::TCP => TCP,
+        IpNumber::UDP => UDP,
+        _ => return Err(Skip::BadIcmpQuote),
+    };
+    if payload.fragmented && !is_first_fragment(&ip) {
+        return Err(Skip::BadIcmpQuote);
+    }
+    let ports = payload.payload.get(..4).ok_or(Skip::BadIcmpQuote)?;
+    Ok(Event {
+        ts,
+        clock: ts,
+        kind: Kind::Unreachable,
+        proto,
+        src: ip.source_addr(),
+        dst: ip.destination_addr(),
+        sport: u16::from_be_bytes([ports[0], ports[1]]),
+        dport: u16::from_be_bytes([ports[2], ports[3]]),
+    })
+}

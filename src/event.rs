@@ -1,0 +1,98 @@
+//! The small plain types that flow between pipeline stages.
+//!
+//! `decode` turns a captured frame into an [`Event`]; `shard` routes events to
+//! aggregators in [`Batch`]es; the aggregators track [`FlowKey`]s.
+
+use std::net::IpAddr;
+
+use crate::time::Nanos;
+
+/// What one packet means to the detector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// TCP with SYN set and ACK, RST clear: opens an attempt `src -> dst`.
+    Syn,
+    /// TCP with none of SYN, ACK, RST (FIN, NULL, XMAS probes): an attempt
+    /// that no legitimate client makes, so it always counts as failed.
+    Stealth,
+    /// TCP SYN+ACK `src -> dst`: answers `dst`'s SYN attempt.
+    SynAck,
+    /// TCP RST (with or without ACK) `src -> dst`: rejects `dst`'s attempt.
+    Rst,
+    /// A UDP datagram: starts an attempt or answers one, depending on flow state.
+    Udp,
+    /// ICMP destination unreachable. The event's tuple is the *quoted*
+    /// packet's, so it names the rejected attempt in its own direction.
+    Unreachable,
+    /// ICMP or ICMPv6 echo request (ping sweeps; not part of the seed rule).
+    EchoRequest,
+}
+
+/// Transport protocol numbers as on the wire.
+pub const TCP: u8 = 6;
+pub const UDP: u8 = 17;
+pub const ICMP: u8 = 1;
+pub const ICMPV6: u8 = 58;
+
+/// One decoded packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The packet's own capture timestamp.
+    pub ts: Nanos,
+    /// The sensor clock when this packet was read: the newest timestamp seen
+    /// so far, including this one. Set by the capture stage, so every shard
+    /// expires state at the same capture time whatever the batching.
+    pub clock: Nanos,
+    pub kind: Kind,
+    /// IP protocol of the tuple (for `Unreachable`, of the quoted packet).
+    pub proto: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl Event {
+    /// The 5-tuple in the packet's own direction.
+    pub fn key(&self) -> FlowKey {
+        FlowKey {
+            proto: self.proto,
+            src: self.src,
+            sport: self.sport,
+            dst: self.dst,
+            dport: self.dport,
+        }
+    }
+}
+
+/// A directed 5-tuple: one attempt is identified by its initiator's tuple.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    pub proto: u8,
+    pub src: IpAddr,
+    pub sport: u16,
+    pub dst: IpAddr,
+    pub dport: u16,
+}
+
+impl FlowKey {
+    /// The same flow seen from the other end.
+    pub fn reversed(&self) -> FlowKey {
+        FlowKey {
+            proto: self.proto,
+            src: self.dst,
+            sport: self.dport,
+            dst: self.src,
+            dport: self.sport,
+        }
+    }
+
+    /// One name for both directions of a flow (the smaller endpoint first).
+    pub fn canonical(&self) -> FlowKey {
+        if (self.src, self.sport) <= (self.dst, self.dport) {
+            *self
+        } else {
+            self.reversed()
+        }
+    }
+}

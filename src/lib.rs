@@ -1,0 +1,18 @@
+//! picket: detect active scanning (MITRE ATT&CK T1595) from packets.
+//!
+//! The crate is laid out as the pipeline runs:
+//! capture -> decode -> shard -> aggregate -> merge -> output.
+
+pub mod aggregate;
+pub mod capture;
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod event;
+pub mod merge;
+pub mod output;
+pub mod pipeline;
+pub mod shard;
+pub mod stats;
+pub mod time;

@@ -1,0 +1,392 @@
+//! Wires the stages into threads:
+//!
+//! ```text
+//! capture+decode (this thread) --batches--> aggregator 0..N --summaries--> merger --> output
+//! ```
+//!
+//! The capture thread owns the clock (newest timestamp so far) and stamps it
+//! on every event, and ticks every aggregator with it, so all shards close
+//! bins at the same capture time whatever the thread count or batch size.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use hdrhistogram::Histogram;
+
+use crate::aggregate::{new_delay_histogram, AggStats, Aggregator, SourceSummary};
+use crate::capture::{FrameSource, Next};
+use crate::config::{Detection, Limits};
+use crate::decode::decode;
+use crate::error::Error;
+use crate::event::Event;
+use crate::merge::{MergeStats, Merger};
+use crate::output::RowWriter;
+use crate::shard::Router;
+use crate::stats::{human, CaptureStats, Report};
+use crate::time::{Nanos, NANOS_PER_SEC};
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub detection: Detection,
+    pub limits: Limits,
+    /// Aggregator threads.
+    pub threads: usize,
+    /// Events per batch handed to an aggregator.
+    pub batch: usize,
+    /// Pin threads to cores.
+    pub pin: bool,
+    /// Print statistics this often (live capture).
+    pub stats_every: Option<Duration>,
+    /// Show a progress line on stderr (replay, when it is a terminal).
+    pub progress: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            detection: Detection::default(),
+            limits: Limits::default(),
+            threads: 1,
+            batch: 512,
+            pin: false,
+            stats_every: None,
+            progress: false,
+        }
+    }
+}
+
+/// Capture time between ticks to every aggregator.
+const TICK: Nanos = NANOS_PER_SEC;
+/// In live mode the clock may follow the wall clock, less this allowance
+/// for packets still in the kernel's buffer.
+const LIVE_ALLOWANCE: Nanos = 2 * NANOS_PER_SEC;
+
+enum ToShard {
+    Batch(Vec<Event>),
+    Tick(Nanos),
+}
+
+struct Closed {
+    shard: usize,
+    summaries: Vec<SourceSummary>,
+    through: i64,
+}
+
+/// What the aggregators publish for periodic statistics.
+#[derive(Default)]
+struct Board {
+    shards: Mutex<Vec<AggStats>>,
+    rows: AtomicU64,
+}
+
+/// Run the whole pipeline over `source` until it ends or `stop` is set.
+pub fn run(
+    source: &mut dyn FrameSource,
+    settings: &Settings,
+    mut writer: RowWriter,
+    stop: &AtomicBool,
+) -> Result<Report, Error> {
+    let shards = settings.threads.max(1);
+    let router = Router::new(shards);
+    let started = Instant::now();
+    let board = Arc::new(Board {
+        shards: Mutex::new(vec![AggStats::default(); shards]),
+        rows: AtomicU64::new(0),
+    });
+    let cores = if settings.pin {
+        core_affinity::get_core_ids().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let pin = |i: usize| {
+        if !cores.is_empty() {
+            core_affinity::set_for_current(cores[i % cores.len()]);
+        }
+    };
+
+    std::thread::scope(|scope| {
+        let (to_merger, merger_rx) = bounded::<Closed>(256);
+        let mut to_shards = Vec::with_capacity(shards);
+        let mut workers = Vec::with_capacity(shards);
+        for shard in 0..shards {
+            let (tx, rx) = bounded::<ToShard>(64);
+            to_shards.push(tx);
+            let to_merger = to_merger.clone();
+            let router = router.clone();
+            let det = settings.detection.clone();
+            let limits = settings.limits.clone();
+            let board = Arc::clone(&board);
+            let pin = &pin;
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("aggregate-{shard}"))
+                    .spawn_scoped(scope, move || {
+                        pin(shard + 1);
+                        aggregate(
+                            Aggregator::new(shard, router, det, &limits),
+                            shard,
+                            rx,
+                            to_merger,
+                            &board,
+                        )
+                    })
+                    .expect("spawn aggregator"),
+            );
+        }
+        drop(to_merger);
+        let det = settings.detection.clone();
+        let merge_board = Arc::clone(&board);
+        let merger = std::thread::Builder::new()
+            .name("merge".into())
+            .spawn_scoped(scope, move || {
+                let mut merger = Merger::new(det, shards);
+                let mut failed = None;
+                for c in merger_rx {
+                    let rows = merger.accept(c.shard, c.summaries, c.through);
+                    merge_board
+                        .rows
+                        .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                    if failed.is_none() {
+                        failed = writer.write(&rows).err();
+                    }
+                }
+                let rows = merger.finish();
+                if failed.is_none() {
+                    failed = writer.write(&rows).and_then(|_| writer.flush()).err();
+                }
+                (merger.stats, failed)
+            })
+            .expect("spawn merger");
+
+        pin(0);
+        let capture = capture_loop(source, settings, &router, &to_shards, stop, &board, started);
+        drop(to_shards);
+
+        let mut agg = AggStats::default();
+        let mut delays = new_delay_histogram();
+        for w in workers {
+            let (s, h) = w.join().expect("aggregator thread panicked");
+            agg.add(&s);
+            delays.add(&h).expect("same histogram bounds");
+        }
+        let (merge, failed): (MergeStats, Option<std::io::Error>) =
+            merger.join().expect("merger thread panicked");
+        if let Some(e) = failed {
+            return Err(Error::Output(e.to_string()));
+        }
+        Ok(Report {
+            capture,
+            agg,
+            merge,
+            delays,
+            elapsed: started.elapsed(),
+            kernel_drops: source.kernel_drops(),
+            damaged_inputs: source.damaged(),
+            threads: shards,
+        })
+    })
+}
+
+/// One aggregator thread: events in, closed summaries out.
+fn aggregate(
+    mut agg: Aggregator,
+    shard: usize,
+    rx: Receiver<ToShard>,
+    to_merger: Sender<Closed>,
+    board: &Board,
+) -> (AggStats, Histogram<u64>) {
+    let mut through = agg.closed_through();
+    let send = |agg: &mut Aggregator, through: &mut i64| {
+        if agg.has_closed() || agg.closed_through() > *through {
+            let (summaries, t) = agg.take_closed();
+            *through = t;
+            // The merger only goes away if output failed; keep draining.
+            let _ = to_merger.send(Closed {
+                shard,
+                summaries,
+                through: t,
+            });
+        }
+    };
+    for msg in rx {
+        match msg {
+            ToShard::Batch(events) => {
+                for ev in &events {
+                    agg.handle(ev);
+                }
+            }
+            ToShard::Tick(clock) => {
+                agg.advance(clock);
+                if let Ok(mut b) = board.shards.lock() {
+                    b[shard] = agg.stats();
+                }
+            }
+        }
+        send(&mut agg, &mut through);
+    }
+    agg.finish();
+    send(&mut agg, &mut through);
+    (agg.stats(), agg.delays().clone())
+}
+
+fn wall_clock() -> Nanos {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as Nanos)
+        .unwrap_or(0)
+}
+
+/// Read, decode, stamp the clock, route into batches. Runs on the caller's
+/// thread.
+fn capture_loop(
+    source: &mut dyn FrameSource,
+    settings: &Settings,
+    router: &Router,
+    to_shards: &[Sender<ToShard>],
+    stop: &AtomicBool,
+    board: &Board,
+    started: Instant,
+) -> CaptureStats {
+    let batch = settings.batch.max(1);
+    let mut batches: Vec<Vec<Event>> = (0..to_shards.len())
+        .map(|_| Vec::with_capacity(batch))
+        .collect();
+    let mut st = CaptureStats::default();
+    let mut clock = Nanos::MIN;
+    let mut next_tick = Nanos::MIN;
+    let live = source.is_live();
+    let mut next_report = settings.stats_every.map(|d| started + d);
+    let progress = settings.progress && std::io::stderr().is_terminal();
+    let mut next_progress = started + Duration::from_secs(1);
+
+    let flush = |batches: &mut Vec<Vec<Event>>, clock: Nanos| {
+        for (i, b) in batches.iter_mut().enumerate() {
+            if !b.is_empty() {
+                let full = std::mem::replace(b, Vec::with_capacity(batch));
+                let _ = to_shards[i].send(ToShard::Batch(full));
+            }
+            if clock != Nanos::MIN {
+                let _ = to_shards[i].send(ToShard::Tick(clock));
+            }
+        }
+    };
+
+    loop {
+        match source.next_frame() {
+            Next::Frame(f) => {
+                st.packets += 1;
+                st.bytes += f.wire_len as u64;
+                if st.first_ts.is_none() {
+                    st.first_ts = Some(f.ts);
+                }
+                if f.ts > clock {
+                    clock = f.ts;
+                } else if f.ts < clock {
+                    st.out_of_order += 1;
+                }
+                match decode(f.link, f.data, f.ts) {
+                    Ok(mut ev) => {
+                        st.events += 1;
+                        ev.clock = clock;
+                        let (a, b) = router.route(&ev);
+                        push(&mut batches, to_shards, a, ev, batch);
+                        if let Some(b) = b {
+                            push(&mut batches, to_shards, b, ev, batch);
+                        }
+                    }
+                    Err(skip) => st.skipped[skip as usize] += 1,
+                }
+                if clock >= next_tick {
+                    if next_tick != Nanos::MIN {
+                        flush(&mut batches, clock);
+                    }
+                    next_tick = clock.saturating_add(TICK);
+                }
+                if st.packets & 0xffff == 0 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let now = Instant::now();
+                    if progress && now >= next_progress {
+                        next_progress = now + Duration::from_secs(1);
+                        let el = now - started;
+                        eprint!(
+                            "\rpicket: {} packets, {} packets/s, {} rows   ",
+                            human(st.packets as f64),
+                            human(st.packets as f64 / el.as_secs_f64()),
+                            board.rows.load(Ordering::Relaxed)
+                        );
+                    }
+                    if next_report.is_some_and(|t| now >= t) {
+                        next_report = settings.stats_every.map(|d| now + d);
+                        periodic(&st, board, source, started);
+                    }
+                }
+            }
+            Next::Idle => {
+                if live {
+                    clock = clock.max(wall_clock() - LIVE_ALLOWANCE);
+                }
+                flush(&mut batches, clock);
+                if next_report.is_some_and(|t| Instant::now() >= t) {
+                    next_report = settings.stats_every.map(|d| Instant::now() + d);
+                    periodic(&st, board, source, started);
+                }
+            }
+            Next::End => break,
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    flush(&mut batches, clock);
+    st.last_clock = (clock != Nanos::MIN).then_some(clock);
+    st
+}
+
+#[inline]
+fn push(
+    batches: &mut [Vec<Event>],
+    to_shards: &[Sender<ToShard>],
+    shard: usize,
+    ev: Event,
+    batch: usize,
+) {
+    let b = &mut batches[shard];
+    b.push(ev);
+    if b.len() >= batch {
+        let full = std::mem::replace(b, Vec::with_capacity(batch));
+        let _ = to_shards[shard].send(ToShard::Batch(full));
+    }
+}
+
+/// One line of statistics during a long live run.
+fn periodic(st: &CaptureStats, board: &Board, source: &mut dyn FrameSource, started: Instant) {
+    let mut a = AggStats::default();
+    if let Ok(shards) = board.shards.lock() {
+        for s in shards.iter() {
+            a.add(s);
+        }
+    }
+    let drops = source
+        .kernel_drops()
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "n/a".into());
+    eprintln!(
+        "picket: {} s: packets {}, attempts {} (answered {}, rejected {}, unanswered {}), sources {}, pending {}, evicted {}, rows {}, kernel drops {}",
+        started.elapsed().as_secs(),
+        st.packets,
+        a.attempts(),
+        a.answered,
+        a.rejected,
+        a.unanswered,
+        a.sources_now,
+        a.pending_now,
+        a.sources_evicted + a.pending_evicted,
+        board.rows.load(Ordering::Relaxed),
+        drops
+    );
+}

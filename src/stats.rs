@@ -1,0 +1,156 @@
+//! Run statistics: what the capture stage saw, what the aggregators and the
+//! merger counted, and how to print it for a person on stderr.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::aggregate::AggStats;
+use crate::decode::Skip;
+use crate::merge::MergeStats;
+use crate::time::{rfc3339, Nanos};
+
+#[derive(Clone, Debug, Default)]
+pub struct CaptureStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub events: u64,
+    pub skipped: [u64; Skip::COUNT],
+    /// Packets whose timestamp was older than the clock (out of order).
+    pub out_of_order: u64,
+    pub first_ts: Option<Nanos>,
+    pub last_clock: Option<Nanos>,
+}
+
+impl CaptureStats {
+    pub fn decode_failures(&self) -> u64 {
+        Skip::ALL
+            .iter()
+            .filter(|s| s.is_failure())
+            .map(|s| self.skipped[*s as usize])
+            .sum()
+    }
+}
+
+/// Everything a finished run has to say.
+pub struct Report {
+    pub capture: CaptureStats,
+    pub agg: AggStats,
+    pub merge: MergeStats,
+    pub delays: Histogram<u64>,
+    pub elapsed: Duration,
+    pub kernel_drops: Option<u64>,
+    pub damaged_inputs: usize,
+    pub threads: usize,
+}
+
+fn per_sec(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+/// "1.23M" style for big counts.
+pub fn human(n: f64) -> String {
+    match n {
+        n if n >= 1e9 => format!("{:.2}G", n / 1e9),
+        n if n >= 1e6 => format!("{:.2}M", n / 1e6),
+        n if n >= 1e3 => format!("{:.1}k", n / 1e3),
+        n => format!("{n:.0}"),
+    }
+}
+
+impl Report {
+    pub fn render(&self) -> String {
+        let c = &self.capture;
+        let a = &self.agg;
+        let mut s = String::new();
+        let _ = writeln!(s, "picket: statistics");
+        let _ = writeln!(
+            s,
+            "  packets        {} ({} bytes) in {:.2} s: {} packets/s with {} aggregator thread(s)",
+            c.packets,
+            c.bytes,
+            self.elapsed.as_secs_f64(),
+            human(per_sec(c.packets, self.elapsed)),
+            self.threads
+        );
+        if let (Some(first), Some(last)) = (c.first_ts, c.last_clock) {
+            let _ = writeln!(
+                s,
+                "  capture time   {} .. {}",
+                rfc3339(first, None),
+                rfc3339(last, None)
+            );
+        }
+        if let Some(d) = self.kernel_drops {
+            let _ = writeln!(s, "  kernel drops   {d}");
+        }
+        let _ = writeln!(
+            s,
+            "  attempts       {} (tcp {}, udp {}, stealth {}); retransmissions {}",
+            a.attempts(),
+            a.attempts_tcp,
+            a.attempts_udp,
+            a.stealth_probes,
+            a.retransmissions
+        );
+        let _ = writeln!(
+            s,
+            "  outcomes       answered {}, rejected {}, unanswered {}",
+            a.answered, a.rejected, a.unanswered
+        );
+        if !self.delays.is_empty() {
+            let _ = writeln!(
+                s,
+                "  answer delay   p50 {} us, p99 {} us, max {} us",
+                self.delays.value_at_quantile(0.5),
+                self.delays.value_at_quantile(0.99),
+                self.delays.max()
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  not counted    home-network probes {}, port 0 {}, late (bin closed) {}, echo requests {}",
+            a.home_probes, a.port_zero, a.late_probes, a.echo_requests
+        );
+        let mut skips = String::new();
+        for k in Skip::ALL {
+            let n = c.skipped[k as usize];
+            if n > 0 {
+                let _ = write!(skips, " {}={}", k.name(), n);
+            }
+        }
+        let _ = writeln!(
+            s,
+            "  decode         {} events, {} failures; skipped:{}",
+            c.events,
+            c.decode_failures(),
+            if skips.is_empty() { " none" } else { &skips }
+        );
+        if c.out_of_order > 0 {
+            let _ = writeln!(
+                s,
+                "  out of order   {} packets older than the clock",
+                c.out_of_order
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  state          peak sources {}, peak pending {}; evicted: sources {}, pending {}, udp flows {}; saturated host sets {}",
+            a.peak_sources, a.peak_pending, a.sources_evicted, a.pending_evicted, a.udp_flows_evicted, a.dest_sets_saturated
+        );
+        let _ = writeln!(
+            s,
+            "  rows           {} written, {} suppressed by the allow list",
+            self.merge.rows, self.merge.allow_suppressed
+        );
+        if self.damaged_inputs > 0 {
+            let _ = writeln!(
+                s,
+                "  damaged inputs {} (see warnings above)",
+                self.damaged_inputs
+            );
+        }
+        s
+    }
+}
