@@ -141,9 +141,7 @@ impl PendingTable {
             });
             self.evicted += evicted;
         }
-        self.next_sweep = (2 * self.map.len())
-            .clamp(MIN_SWEEP, self.cap)
-            .min(self.cap);
+        self.next_sweep = (2 * self.map.len()).max(MIN_SWEEP).min(self.cap);
     }
 
     /// Hand over everything (end of input: all still pending are unanswered).

@@ -66,9 +66,7 @@ impl UdpFlows {
             self.last_seen.retain(|_, last| *last > cutoff);
             self.evicted += (before - self.last_seen.len()) as u64;
         }
-        self.next_sweep = (2 * self.last_seen.len())
-            .clamp(MIN_SWEEP, self.cap)
-            .min(self.cap);
+        self.next_sweep = (2 * self.last_seen.len()).max(MIN_SWEEP).min(self.cap);
     }
 
     pub fn len(&self) -> usize {
