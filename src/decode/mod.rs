@@ -85,7 +85,7 @@ pub fn decode(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, Skip> {
     let ip = link::ip_payload(link, frame)?;
     let (ip, _ext_err) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::BadIp)?;
     let payload = ip.payload();
-    if payload.fragmented && !is_first_fragment(&ip) {
+    if is_later_fragment(&ip) {
         return Err(Skip::LaterFragment);
     }
     let (src, dst) = (ip.source_addr(), ip.destination_addr());
@@ -149,13 +149,24 @@ fn tcp_kind(syn: bool, ack: bool, rst: bool) -> Option<Kind> {
 }
 
 /// Only the first fragment (offset 0) carries the transport header.
-fn is_first_fragment(ip: &LaxIpSlice) -> bool {
+#[inline]
+fn is_later_fragment(ip: &LaxIpSlice) -> bool {
     match ip {
-        LaxIpSlice::Ipv4(v4) => v4.header().fragments_offset().value() == 0,
-        LaxIpSlice::Ipv6(v6) => v6.extensions().clone().into_iter().all(|ext| match ext {
-            Ipv6ExtensionSlice::Fragment(frag) => frag.fragment_offset().value() == 0,
-            _ => true,
-        }),
+        LaxIpSlice::Ipv4(v4) => v4.header().fragments_offset().value() != 0,
+        LaxIpSlice::Ipv6(v6) => {
+            let exts = v6.extensions();
+            !exts.is_empty()
+                && exts.clone().into_iter().any(|ext| match ext {
+                    // RFC 8200: offset is the top 13 bits of bytes 2-3. Read by
+                    // hand: etherparse 0.18's Ipv6FragmentHeaderSlice places the
+                    // offset and M flag at other bits.
+                    Ipv6ExtensionSlice::Fragment(frag) => {
+                        let b = frag.slice();
+                        u16::from_be_bytes([b[2], b[3]]) >> 3 != 0
+                    }
+                    _ => false,
+                })
+        }
     }
 }
 
@@ -169,7 +180,7 @@ fn quoted_attempt(quote: &[u8], ts: Nanos) -> Result<Event, Skip> {
         IpNumber::UDP => UDP,
         _ => return Err(Skip::BadIcmpQuote),
     };
-    if payload.fragmented && !is_first_fragment(&ip) {
+    if is_later_fragment(&ip) {
         return Err(Skip::BadIcmpQuote);
     }
     let ports = payload.payload.get(..4).ok_or(Skip::BadIcmpQuote)?;

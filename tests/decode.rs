@@ -1,0 +1,267 @@
+//! Decode stage: every link type and encapsulation of the contract, and
+//! truncation at every layer.
+
+mod common;
+
+use common::*;
+use picket::decode::{decode, LinkType, Skip};
+use picket::event::{Kind, TCP, UDP};
+
+fn syn_v4() -> Vec<u8> {
+    tcp("203.0.113.5", "192.0.2.1", 40000, 443, "S")
+}
+
+fn syn_v6() -> Vec<u8> {
+    tcp("2001:db8::5", "2001:db8:1::1", 40000, 443, "S")
+}
+
+fn assert_syn(link: LinkType, frame: &[u8], src: &str) {
+    let ev = decode(link, frame, 7).unwrap_or_else(|e| panic!("{link:?}: {e:?}"));
+    assert_eq!(ev.kind, Kind::Syn);
+    assert_eq!(
+        (ev.proto, ev.src, ev.sport, ev.dport),
+        (TCP, ip(src), 40000, 443)
+    );
+    assert_eq!(ev.ts, 7);
+}
+
+#[test]
+fn every_link_layer_yields_the_same_probe() {
+    for (ip_packet, src) in [(syn_v4(), "203.0.113.5"), (syn_v6(), "2001:db8::5")] {
+        assert_syn(LinkType::Ethernet, &ether(&ip_packet), src);
+        assert_syn(
+            LinkType::Ethernet,
+            &ether_tagged(&[0x8100], &ip_packet),
+            src,
+        );
+        assert_syn(
+            LinkType::Ethernet,
+            &ether_tagged(&[0x88a8, 0x8100], &ip_packet),
+            src,
+        );
+        assert_syn(
+            LinkType::Ethernet,
+            &ether_tagged(&[0x9100, 0x8100], &ip_packet),
+            src,
+        );
+        assert_syn(LinkType::LinuxSll, &sll(&ip_packet), src);
+        assert_syn(LinkType::LinuxSll2, &sll2(&ip_packet), src);
+        assert_syn(LinkType::Null, &null(&ip_packet), src);
+        let mut be_null = null(&ip_packet);
+        be_null[..4].reverse(); // DLT_LOOP: network byte order
+        assert_syn(LinkType::Null, &be_null, src);
+        assert_syn(LinkType::Raw, &ip_packet, src);
+    }
+}
+
+#[test]
+fn link_types_map_from_pcap_values() {
+    for (dlt, want) in [
+        (1, LinkType::Ethernet),
+        (0, LinkType::Null),
+        (108, LinkType::Null),
+        (12, LinkType::Raw),
+        (101, LinkType::Raw),
+        (228, LinkType::Raw),
+        (229, LinkType::Raw),
+        (113, LinkType::LinuxSll),
+        (276, LinkType::LinuxSll2),
+    ] {
+        assert_eq!(LinkType::from_dlt(dlt), Some(want), "dlt {dlt}");
+    }
+    assert_eq!(LinkType::from_dlt(105), None, "802.11 is not decoded");
+}
+
+#[test]
+fn tcp_flags_classify_probes_and_answers() {
+    let k = |flags| {
+        decode(
+            LinkType::Raw,
+            &tcp("203.0.113.5", "192.0.2.1", 1, 2, flags),
+            0,
+        )
+        .map(|e| e.kind)
+    };
+    assert_eq!(k("S"), Ok(Kind::Syn));
+    assert_eq!(
+        k("SF"),
+        Ok(Kind::Syn),
+        "extra flags beside SYN do not matter"
+    );
+    assert_eq!(k("SPU"), Ok(Kind::Syn));
+    assert_eq!(k("SA"), Ok(Kind::SynAck));
+    assert_eq!(k("R"), Ok(Kind::Rst));
+    assert_eq!(k("RA"), Ok(Kind::Rst));
+    assert_eq!(k("F"), Ok(Kind::Stealth), "FIN scan");
+    assert_eq!(k(""), Ok(Kind::Stealth), "NULL scan");
+    assert_eq!(k("FPU"), Ok(Kind::Stealth), "XMAS scan");
+    assert_eq!(k("A"), Err(Skip::TcpSession));
+    assert_eq!(k("PA"), Err(Skip::TcpSession));
+    assert_eq!(k("FA"), Err(Skip::TcpSession));
+}
+
+#[test]
+fn udp_and_icmp() {
+    let ev = decode(LinkType::Raw, &udp("203.0.113.5", "192.0.2.1", 5353, 53), 0).unwrap();
+    assert_eq!(
+        (ev.kind, ev.proto, ev.sport, ev.dport),
+        (Kind::Udp, UDP, 5353, 53)
+    );
+    for (s, d) in [
+        ("203.0.113.5", "192.0.2.1"),
+        ("2001:db8::5", "2001:db8:1::1"),
+    ] {
+        let ev = decode(LinkType::Raw, &echo_request(s, d), 0).unwrap();
+        assert_eq!(ev.kind, Kind::EchoRequest);
+    }
+}
+
+#[test]
+fn icmp_unreachable_names_the_quoted_attempt() {
+    for (probe, router, src) in [
+        (syn_v4(), "198.51.100.1", "203.0.113.5"),
+        (
+            udp("203.0.113.5", "192.0.2.1", 5000, 161),
+            "192.0.2.1",
+            "203.0.113.5",
+        ),
+        (syn_v6(), "2001:db8:ff::1", "2001:db8::5"),
+        (
+            udp("2001:db8::5", "2001:db8:1::1", 5000, 161),
+            "2001:db8:1::1",
+            "2001:db8::5",
+        ),
+    ] {
+        let want = decode(LinkType::Raw, &probe, 0).unwrap();
+        let icmp = unreachable(router, src, &probe);
+        let ev = decode(LinkType::Raw, &icmp, 9).unwrap();
+        assert_eq!(ev.kind, Kind::Unreachable);
+        assert_eq!(
+            ev.key(),
+            want.key(),
+            "the quoted tuple, in the probe's direction"
+        );
+        assert_eq!(ev.ts, 9);
+    }
+}
+
+#[test]
+fn ipv4_options_and_fragments() {
+    // An IPv4 header with 4 bytes of options (IHL 6): NOP NOP NOP EOL.
+    let plain = syn_v4();
+    let mut with_opts = plain[..20].to_vec();
+    with_opts.extend_from_slice(&[1, 1, 1, 0]);
+    with_opts.extend_from_slice(&plain[20..]);
+    with_opts[0] = 0x46;
+    let total = with_opts.len() as u16;
+    with_opts[2..4].copy_from_slice(&total.to_be_bytes());
+    assert_syn(LinkType::Raw, &with_opts, "203.0.113.5");
+
+    // First fragment (MF set, offset 0) carries the ports.
+    let mut first = plain.clone();
+    first[6] = 0x20;
+    assert_syn(LinkType::Raw, &first, "203.0.113.5");
+    // A later fragment (offset 8 bytes) does not.
+    let mut later = plain.clone();
+    later[6] = 0x00;
+    later[7] = 0x01;
+    assert_eq!(decode(LinkType::Raw, &later, 0), Err(Skip::LaterFragment));
+}
+
+/// Insert IPv6 extension headers between the fixed header and TCP.
+fn v6_with_exts(exts: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    let plain = syn_v6();
+    let mut out = plain[..40].to_vec();
+    let mut next = 6u8; // TCP
+    let mut body = Vec::new();
+    for (kind, ext) in exts.iter().rev() {
+        let mut e = ext.clone();
+        e[0] = next;
+        next = *kind;
+        e.extend_from_slice(&body);
+        body = e;
+    }
+    out[6] = next;
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&plain[40..]);
+    let payload_len = (out.len() - 40) as u16;
+    out[4..6].copy_from_slice(&payload_len.to_be_bytes());
+    out
+}
+
+#[test]
+fn ipv6_extension_headers() {
+    let hop_by_hop = (0u8, vec![0, 0, 1, 4, 0, 0, 0, 0]); // PadN
+    let dest_opts = (60u8, vec![0, 0, 1, 4, 0, 0, 0, 0]);
+    let first_frag = (44u8, vec![0, 0, 0, 1, 0, 0, 0, 42]); // offset 0, M=1
+    let p = v6_with_exts(&[hop_by_hop.clone(), dest_opts, first_frag]);
+    assert_syn(LinkType::Raw, &p, "2001:db8::5");
+
+    let later_frag = (44u8, vec![0, 0, 0, 0x10, 0, 0, 0, 42]); // offset 2 (x8 bytes)
+    let p = v6_with_exts(&[hop_by_hop.clone(), later_frag]);
+    assert_eq!(decode(LinkType::Raw, &p, 0), Err(Skip::LaterFragment));
+    // Offset 4 (x8 bytes), last fragment: bits a misreading of the header
+    // would take for reserved ones.
+    let last_frag = (44u8, vec![0, 0, 0, 0x20, 0, 0, 0, 42]);
+    let p = v6_with_exts(&[hop_by_hop, last_frag]);
+    assert_eq!(decode(LinkType::Raw, &p, 0), Err(Skip::LaterFragment));
+}
+
+#[test]
+fn frames_cut_short_at_every_layer_are_counted_not_fatal() {
+    let frame = ether(&syn_v4());
+    // Ethernet header is 14 bytes, IPv4 20, TCP 20.
+    for len in 0..frame.len() {
+        let r = decode(LinkType::Ethernet, &frame[..len], 0);
+        let want = match len {
+            0..=13 => Skip::TruncatedLink,
+            14..=33 => Skip::BadIp,
+            _ => Skip::BadTransport,
+        };
+        assert_eq!(r, Err(want), "cut at {len}");
+    }
+    let tagged = ether_tagged(&[0x88a8, 0x8100], &syn_v4());
+    assert_eq!(
+        decode(LinkType::Ethernet, &tagged[..16], 0),
+        Err(Skip::TruncatedLink)
+    );
+    assert_eq!(
+        decode(LinkType::LinuxSll, &sll(&syn_v4())[..15], 0),
+        Err(Skip::TruncatedLink)
+    );
+    assert_eq!(
+        decode(LinkType::LinuxSll2, &sll2(&syn_v4())[..19], 0),
+        Err(Skip::TruncatedLink)
+    );
+    assert_eq!(
+        decode(LinkType::Null, &[2, 0, 0], 0),
+        Err(Skip::TruncatedLink)
+    );
+    let v6 = syn_v6();
+    assert_eq!(decode(LinkType::Raw, &v6[..39], 0), Err(Skip::BadIp));
+    assert_eq!(decode(LinkType::Raw, &v6[..50], 0), Err(Skip::BadTransport));
+    let icmp = unreachable("198.51.100.1", "203.0.113.5", &syn_v4());
+    assert_eq!(
+        decode(LinkType::Raw, &icmp[..20 + 8 + 10], 0),
+        Err(Skip::BadIcmpQuote)
+    );
+    let u = udp("203.0.113.5", "192.0.2.1", 1, 2);
+    assert_eq!(decode(LinkType::Raw, &u[..24], 0), Err(Skip::BadTransport));
+}
+
+#[test]
+fn not_ip_and_other_protocols_are_skipped() {
+    let mut arp = ether(&syn_v4());
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    assert_eq!(decode(LinkType::Ethernet, &arp, 0), Err(Skip::NotIp));
+    let mut gre = syn_v4();
+    gre[9] = 47;
+    assert_eq!(decode(LinkType::Raw, &gre, 0), Err(Skip::OtherProtocol));
+    assert_eq!(
+        decode(LinkType::Null, &[99, 0, 0, 0, 0x45], 0),
+        Err(Skip::NotIp)
+    );
+    // Ten stacked VLAN tags: hostile, refused without looping forever.
+    let deep = ether_tagged(&[0x8100; 10], &syn_v4());
+    assert_eq!(decode(LinkType::Ethernet, &deep, 0), Err(Skip::NotIp));
+}
