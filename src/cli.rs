@@ -121,6 +121,9 @@ pub struct Common {
     /// Distinct hosts from which a sweep is an "IP Block Sweep".
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub sweep_hosts: u32,
+    /// Distinct hosts from which a sweep is a "Limited IP Sweep" (fewer: "Suspicious Probe").
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub limited_sweep_hosts: u32,
     /// How many (smallest) ports PortsTargeted lists.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub ports_listed: usize,
@@ -177,6 +180,7 @@ impl Common {
                 min_attempts: self.min_attempts,
                 aggressive_ports: self.aggressive_ports,
                 sweep_ips: self.sweep_hosts,
+                limited_sweep_ips: self.limited_sweep_hosts,
                 ports_listed: self.ports_listed,
                 home: self.home.clone(),
                 allow,

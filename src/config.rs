@@ -22,6 +22,9 @@ pub struct Detection {
     pub aggressive_ports: u32,
     /// ScanType "IP Block Sweep" from this many distinct hosts.
     pub sweep_ips: u32,
+    /// ScanType "Limited IP Sweep" from this many distinct hosts (below it,
+    /// a row that met a lowered `min_ips` is a "Suspicious Probe").
+    pub limited_sweep_ips: u32,
     /// PortsTargeted lists at most this many (the smallest) ports.
     pub ports_listed: usize,
     /// Sources in these networks are never candidates.
@@ -40,6 +43,7 @@ impl Default for Detection {
             min_attempts: 30,
             aggressive_ports: 20,
             sweep_ips: 10,
+            limited_sweep_ips: 5,
             ports_listed: 50,
             home: default_home_networks(),
             allow: Vec::new(),

@@ -66,7 +66,7 @@ pub fn evaluate(s: &SourceSummary, det: &Detection) -> Option<Row> {
         ScanType::PortScan
     } else if ips >= det.sweep_ips {
         ScanType::IpBlockSweep
-    } else if ips >= det.min_ips {
+    } else if ips >= det.limited_sweep_ips {
         ScanType::LimitedIpSweep
     } else {
         ScanType::SuspiciousProbe

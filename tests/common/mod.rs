@@ -18,7 +18,7 @@ use picket::time::{Nanos, Precision, NANOS_PER_SEC};
 pub const SEC: Nanos = NANOS_PER_SEC;
 pub const MS: Nanos = 1_000_000;
 /// 2026-11-24T20:00:00Z: a bin boundary (multiple of 300 s).
-pub const T0: Nanos = 1_795_982_400 * SEC;
+pub const T0: Nanos = 1_795_550_400 * SEC;
 
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
