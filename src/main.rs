@@ -36,24 +36,27 @@ fn run(cli: Cli) -> Result<i32, Error> {
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
     }
     let live = cli.command.live_options();
-    let (common, mut source, precision): (&Common, Box<dyn FrameSource>, Precision) =
-        match &cli.command {
-            Command::Replay { files, common } => {
-                let set = FileSet::open(files)?;
-                let p = set.precision();
-                (common, Box::new(set), p)
-            }
-            Command::Live { iface, common, .. } => {
-                let (opts, _) = live.as_ref().expect("live options");
-                let cap = LiveCapture::open(iface, opts, Arc::clone(&stop))?;
-                (common, Box::new(cap), Precision::Micro)
-            }
-        };
+    let common: &Common = match &cli.command {
+        Command::Replay { common, .. } | Command::Live { common, .. } => common,
+    };
+    // The command line first: a usage error should not wait for an input.
     let mut settings = common.settings()?;
     match &live {
         Some((_, every)) => settings.stats_every = *every,
         None => settings.progress = true,
     }
+    let (mut source, precision): (Box<dyn FrameSource>, Precision) = match &cli.command {
+        Command::Replay { files, .. } => {
+            let set = FileSet::open(files)?;
+            let p = set.precision();
+            (Box::new(set), p)
+        }
+        Command::Live { iface, .. } => {
+            let (opts, _) = live.as_ref().expect("live options");
+            let cap = LiveCapture::open(iface, opts, Arc::clone(&stop))?;
+            (Box::new(cap), Precision::Micro)
+        }
+    };
     let out: Box<dyn Write + Send> = match &common.output {
         Some(path) => {
             Box::new(BufWriter::new(File::create(path).map_err(|e| {

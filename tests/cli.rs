@@ -1,0 +1,323 @@
+//! The `picket` binary end to end: pcap files the tests write, full rows,
+//! thread-count independence, and every bad-input error with its exit code.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use picket::time::Nanos;
+
+fn picket(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// A port scan of 25 ports (15 rejected, 10 silent) and a 12-host sweep
+/// answered by nobody, both from outside; plus answered benign traffic.
+fn scan_capture() -> Vec<(Nanos, Vec<u8>)> {
+    let mut pk = Vec::new();
+    for p in 1..=25u16 {
+        let t = T0 + 10 * SEC + p as Nanos * 10 * MS;
+        pk.push((t, tcp("203.0.113.7", "192.0.2.10", 51000, p, "S")));
+        if p <= 15 {
+            pk.push((t + MS, tcp("192.0.2.10", "203.0.113.7", p, 51000, "RA")));
+        }
+    }
+    for h in 1..=12u8 {
+        for k in 0..3u16 {
+            let t = T0 + 20 * SEC + (h as Nanos * 3 + k as Nanos) * 100 * MS;
+            pk.push((
+                t,
+                tcp(
+                    "2001:db8:bad::1",
+                    &format!("2001:db8:1::{h}"),
+                    60000 + k,
+                    445,
+                    "S",
+                ),
+            ));
+        }
+    }
+    for i in 0..20u16 {
+        let t = T0 + 30 * SEC + i as Nanos * SEC;
+        pk.push((t, tcp("198.51.100.20", "192.0.2.80", 30000 + i, 443, "S")));
+        pk.push((
+            t + 2 * MS,
+            tcp("192.0.2.80", "198.51.100.20", 443, 30000 + i, "SA"),
+        ));
+    }
+    pk.sort_by_key(|(t, _)| *t);
+    ethernet_records(&pk)
+}
+
+const EXPECTED: &str = r#"{"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"2001:db8:bad::1","ScanType":"IP Block Sweep","UniqueDestPorts":1,"UniqueDestIPs":12,"TotalAttempts":36,"AttemptsPerMinute":36,"PortsTargeted":[445],"ScanDurationSeconds":3,"FirstSeen":"2026-11-24T20:00:20.300000Z","LastSeen":"2026-11-24T20:00:23.800000Z","DeviceVendor":"picket","DeviceProduct":"picket T1595 sensor","Technique":"T1595","RejectedAttempts":0,"UnansweredAttempts":36,"UdpAttempts":0,"StealthProbes":0,"UniqueDestIPsIsLowerBound":false}
+{"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"203.0.113.7","ScanType":"Aggressive Port Scan","UniqueDestPorts":25,"UniqueDestIPs":1,"TotalAttempts":25,"AttemptsPerMinute":25,"PortsTargeted":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25],"ScanDurationSeconds":0,"FirstSeen":"2026-11-24T20:00:10.010000Z","LastSeen":"2026-11-24T20:00:10.250000Z","DeviceVendor":"picket","DeviceProduct":"picket T1595 sensor","Technique":"T1595","RejectedAttempts":15,"UnansweredAttempts":10,"UdpAttempts":0,"StealthProbes":0,"UniqueDestIPsIsLowerBound":false}
+"#;
+
+#[test]
+fn replay_writes_the_full_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "scan.pcap",
+        &pcap_bytes(1, false, &scan_capture()),
+    );
+    let out = picket(&["replay", "-q", f.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED);
+}
+
+#[test]
+fn one_and_four_threads_write_identical_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "scan.pcap",
+        &pcap_bytes(1, false, &scan_capture()),
+    );
+    let f = f.to_str().unwrap();
+    let one = picket(&["replay", "-q", "--threads", "1", f]);
+    let four = picket(&["replay", "-q", "--threads", "4", "--batch", "3", f]);
+    assert_eq!(one.status.code(), Some(0));
+    assert!(!one.stdout.is_empty());
+    assert_eq!(one.stdout, four.stdout);
+}
+
+#[test]
+fn nanosecond_pcaps_print_nanoseconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recs = scan_capture();
+    recs.iter_mut().for_each(|(t, _)| *t += 123);
+    let f = write(dir.path(), "ns.pcap", &pcap_bytes(1, true, &recs));
+    let out = picket(&["replay", "-q", f.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(r#""FirstSeen":"2026-11-24T20:00:10.010000123Z""#),
+        "{text}"
+    );
+}
+
+#[test]
+fn several_files_merge_in_timestamp_order_and_stdin_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs = scan_capture();
+    // Alternate records between two files: only a timestamp merge gives the
+    // answers after their probes.
+    let (a, b): (Vec<_>, Vec<_>) = recs
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let a: Vec<_> = a.into_iter().map(|(_, r)| r).collect();
+    let b: Vec<_> = b.into_iter().map(|(_, r)| r).collect();
+    let fa = write(dir.path(), "a.pcap", &pcap_bytes(1, false, &a));
+    let fb = write(dir.path(), "b.pcap", &pcap_bytes(1, false, &b));
+    let out = picket(&["replay", "-q", fb.to_str().unwrap(), fa.to_str().unwrap()]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(["replay", "-q", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&pcap_bytes(1, false, &recs))
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED);
+}
+
+#[test]
+fn other_link_types_in_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let ips: Vec<(Nanos, Vec<u8>)> = (1..=12u16)
+        .map(|p| {
+            (
+                T0 + p as Nanos * MS,
+                tcp("203.0.113.9", "192.0.2.1", 40000, p, "S"),
+            )
+        })
+        .collect();
+    for (dlt, wrap) in [
+        (113u32, sll as fn(&[u8]) -> Vec<u8>),
+        (276, sll2),
+        (0, null),
+        (101, |p: &[u8]| p.to_vec()),
+    ] {
+        let recs: Vec<_> = ips.iter().map(|(t, p)| (*t, wrap(p))).collect();
+        let f = write(
+            dir.path(),
+            &format!("l{dlt}.pcap"),
+            &pcap_bytes(dlt, false, &recs),
+        );
+        let out = picket(&["replay", "-q", f.to_str().unwrap()]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains(r#""SourceIP":"203.0.113.9","ScanType":"Port Scan""#),
+            "dlt {dlt}: {text}"
+        );
+    }
+}
+
+#[test]
+fn table_format_and_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "scan.pcap",
+        &pcap_bytes(1, false, &scan_capture()),
+    );
+    let o = dir.path().join("rows.txt");
+    let out = picket(&[
+        "replay",
+        "--format",
+        "table",
+        "-o",
+        o.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let table = std::fs::read_to_string(&o).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[0].starts_with("BIN"));
+    assert!(lines[2].contains("203.0.113.7") && lines[2].contains("Aggressive Port Scan"));
+    let stats = String::from_utf8(out.stderr).unwrap();
+    assert!(stats.contains("rows           2 written"), "{stats}");
+}
+
+fn assert_error(out: &Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    let first = err.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with("picket: error: ") && first.contains(needle),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_inputs_give_one_line_and_an_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pcap");
+    assert_error(
+        &picket(&["replay", missing.to_str().unwrap()]),
+        3,
+        "no such file",
+    );
+
+    let text = write(dir.path(), "notes.txt", b"this is not a capture file\n");
+    assert_error(
+        &picket(&["replay", text.to_str().unwrap()]),
+        3,
+        "not a pcap or pcapng capture",
+    );
+
+    let tiny = write(dir.path(), "tiny.pcap", &[0xd4, 0xc3]);
+    assert_error(&picket(&["replay", tiny.to_str().unwrap()]), 3, "too short");
+
+    let mut header_cut = pcap_bytes(1, false, &[]);
+    header_cut.truncate(12);
+    let hc = write(dir.path(), "header.pcap", &header_cut);
+    assert_error(&picket(&["replay", hc.to_str().unwrap()]), 3, "header.pcap");
+
+    let wifi = write(
+        dir.path(),
+        "wifi.pcap",
+        &pcap_bytes(105, false, &scan_capture()),
+    );
+    assert_error(
+        &picket(&["replay", wifi.to_str().unwrap()]),
+        3,
+        "unsupported link type 105",
+    );
+
+    assert_error(
+        &picket(&["replay", dir.path().to_str().unwrap()]),
+        3,
+        "directory",
+    );
+
+    assert_error(&picket(&["live", "pk-no-such0"]), 3, "no such interface");
+
+    assert_error(
+        &picket(&["replay", "--bin", "0", text.to_str().unwrap()]),
+        2,
+        "--bin",
+    );
+    let usage = picket(&["replay"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn damaged_files_keep_the_rows_read_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = pcap_bytes(1, false, &scan_capture());
+    // Cut the last record in half: everything before it still counts.
+    let cut = write(dir.path(), "cut.pcap", &whole[..whole.len() - 30]);
+    let out = picket(&["replay", "-q", cut.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("cut.pcap") && err.contains("truncated"),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED);
+
+    // A record claiming 3 GB: an absurd length.
+    let mut absurd = whole.clone();
+    let first_record = 24;
+    absurd[first_record + 8..first_record + 12].copy_from_slice(&3_000_000_000u32.to_le_bytes());
+    let f = write(dir.path(), "absurd.pcap", &absurd);
+    let out = picket(&["replay", "-q", f.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("absurd.pcap") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let out = picket(&["--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("replay") && text.contains("live") && text.contains("Exit codes"),
+        "{text}"
+    );
+    let out = picket(&["replay", "--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for opt in [
+        "--threads",
+        "--answer-timeout",
+        "--min-ports",
+        "--allow",
+        "--max-sources",
+        "--format",
+    ] {
+        assert!(text.contains(opt), "{opt} missing from replay --help");
+    }
+}
