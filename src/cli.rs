@@ -82,7 +82,8 @@ pub struct Common {
     /// Events per batch handed from capture to an aggregator.
     #[arg(long, value_name = "N", default_value_t = 512)]
     pub batch: usize,
-    /// Pin the capture and aggregator threads to cores.
+    /// Pin the capture thread to the first core and each aggregator to the
+    /// next ones; worth it when there are more cores than aggregators.
     #[arg(long)]
     pub pin: bool,
     /// Do not print statistics to stderr at the end.

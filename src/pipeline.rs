@@ -101,6 +101,14 @@ pub fn run(
     } else {
         Vec::new()
     };
+    if settings.pin && cores.len() < shards + 1 {
+        eprintln!(
+            "picket: warning: --pin with {} aggregator thread(s) and the capture thread on {} core(s): threads will share cores; use --threads {}",
+            shards,
+            cores.len(),
+            cores.len().saturating_sub(1).max(1)
+        );
+    }
     let pin = |i: usize| {
         if !cores.is_empty() {
             core_affinity::set_for_current(cores[i % cores.len()]);
