@@ -54,50 +54,21 @@ impl Lab {
         ]);
         run(&["ip", "link", "set", &veth_scan, "netns", &lab.scan]);
         run(&["ip", "link", "set", &lab.veth_target, "netns", &lab.target]);
-        run(&[
-            "ip",
-            "-n",
-            &lab.scan,
-            "addr",
-            "add",
-            "203.0.113.10/24",
-            "dev",
-            &veth_scan,
-        ]);
-        run(&[
-            "ip",
-            "-n",
-            &lab.target,
-            "addr",
-            "add",
-            "192.0.2.10/24",
-            "dev",
-            &lab.veth_target,
-        ]);
-        for (ns, dev) in [(&lab.scan, &veth_scan), (&lab.target, &lab.veth_target)] {
+        let ends = [
+            (&lab.scan, &veth_scan, "203.0.113.10/24", "192.0.2.0/24"),
+            (
+                &lab.target,
+                &lab.veth_target,
+                "192.0.2.10/24",
+                "203.0.113.0/24",
+            ),
+        ];
+        for (ns, dev, addr, peer_net) in ends {
+            run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev]);
             run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
             run(&["ip", "-n", ns, "link", "set", dev, "up"]);
+            run(&["ip", "-n", ns, "route", "add", peer_net, "dev", dev]);
         }
-        run(&[
-            "ip",
-            "-n",
-            &lab.scan,
-            "route",
-            "add",
-            "192.0.2.0/24",
-            "dev",
-            &veth_scan,
-        ]);
-        run(&[
-            "ip",
-            "-n",
-            &lab.target,
-            "route",
-            "add",
-            "203.0.113.0/24",
-            "dev",
-            &lab.veth_target,
-        ]);
         lab
     }
 
