@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 
+use crate::capture::file::Reader;
 use crate::capture::live::LiveOptions;
 use crate::config::{Detection, Limits, DEFAULT_HOME};
 use crate::error::Error;
@@ -40,6 +41,10 @@ pub enum Command {
         /// Capture files: classic pcap (micro- or nanosecond) or pcapng.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
+        /// How to read classic pcap files: auto memory-maps them (fast,
+        /// strict), libpcap reads them as tcpdump does.
+        #[arg(long, value_enum, default_value_t = Reader::Auto)]
+        reader: Reader,
         #[command(flatten)]
         common: Common,
     },

@@ -46,8 +46,8 @@ fn run(cli: Cli) -> Result<i32, Error> {
         None => settings.progress = true,
     }
     let (mut source, precision): (Box<dyn FrameSource>, Precision) = match &cli.command {
-        Command::Replay { files, .. } => {
-            let set = FileSet::open(files)?;
+        Command::Replay { files, reader, .. } => {
+            let set = FileSet::open(files, *reader)?;
             let p = set.precision();
             (Box::new(set), p)
         }

@@ -241,7 +241,16 @@ fn bad_inputs_give_one_line_and_an_exit_code() {
     let mut header_cut = pcap_bytes(1, false, &[]);
     header_cut.truncate(12);
     let hc = write(dir.path(), "header.pcap", &header_cut);
-    assert_error(&picket(&["replay", hc.to_str().unwrap()]), 3, "header.pcap");
+    assert_error(
+        &picket(&["replay", hc.to_str().unwrap()]),
+        3,
+        "truncated pcap file header",
+    );
+    assert_error(
+        &picket(&["replay", "--reader", "libpcap", hc.to_str().unwrap()]),
+        3,
+        "header.pcap",
+    );
 
     let wifi = write(
         dir.path(),
@@ -275,29 +284,81 @@ fn bad_inputs_give_one_line_and_an_exit_code() {
 fn damaged_files_keep_the_rows_read_so_far() {
     let dir = tempfile::tempdir().unwrap();
     let whole = pcap_bytes(1, false, &scan_capture());
-    // Cut the last record in half: everything before it still counts.
     let cut = write(dir.path(), "cut.pcap", &whole[..whole.len() - 30]);
-    let out = picket(&["replay", "-q", cut.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(
-        err.contains("cut.pcap") && err.contains("truncated"),
-        "{err}"
-    );
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED);
-
     // A record claiming 3 GB: an absurd length.
     let mut absurd = whole.clone();
     let first_record = 24;
     absurd[first_record + 8..first_record + 12].copy_from_slice(&3_000_000_000u32.to_le_bytes());
-    let f = write(dir.path(), "absurd.pcap", &absurd);
+    let absurd = write(dir.path(), "absurd.pcap", &absurd);
+    for reader in ["auto", "libpcap"] {
+        // Cut the last record in half: everything before it still counts.
+        let out = picket(&["replay", "-q", "--reader", reader, cut.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{reader}: {err}");
+        assert!(
+            err.contains("cut.pcap") && err.contains("truncated"),
+            "{reader}: {err}"
+        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED, "{reader}");
+
+        let out = picket(&["replay", "-q", "--reader", reader, absurd.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{reader}: {err}");
+        assert!(
+            err.contains("absurd.pcap") && !err.contains("panicked"),
+            "{reader}: {err}"
+        );
+    }
+}
+
+#[test]
+fn records_longer_than_the_snap_length_are_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = pcap_bytes(1, false, &scan_capture());
+    // Declare a 60-byte snap length: the 54-byte IPv4 frames fit, the first
+    // longer record (a 74-byte IPv6 SYN) does not.
+    bytes[16..20].copy_from_slice(&60u32.to_le_bytes());
+    let f = write(dir.path(), "snap.pcap", &bytes);
     let out = picket(&["replay", "-q", f.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(
-        err.contains("absurd.pcap") && !err.contains("panicked"),
+        err.contains("snap.pcap") && err.contains("more than the snap length of 60"),
         "{err}"
     );
+    let rows = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        rows.contains(r#""SourceIP":"203.0.113.7""#),
+        "rows before the bad record: {rows}"
+    );
+}
+
+#[test]
+fn memory_mapped_and_libpcap_readers_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = vec![
+        write(
+            dir.path(),
+            "us.pcap",
+            &pcap_bytes(1, false, &scan_capture()),
+        ),
+        write(dir.path(), "ns.pcap", &pcap_bytes(1, true, &scan_capture())),
+    ];
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    for entry in std::fs::read_dir(bundled).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "pcap") {
+            files.push(p);
+        }
+    }
+    for f in files {
+        let f = f.to_str().unwrap();
+        let mapped = picket(&["replay", "-q", "--reader", "auto", f]);
+        let libpcap = picket(&["replay", "-q", "--reader", "libpcap", f]);
+        assert_eq!(mapped.status.code(), Some(0), "{f}");
+        assert!(!mapped.stdout.is_empty(), "{f} reports rows");
+        assert_eq!(mapped.stdout, libpcap.stdout, "{f}");
+    }
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! Capture files: classic pcap (microsecond or nanosecond) and pcapng, read
-//! with libpcap; several files are merged in timestamp order.
+//! Capture files: classic pcap (microsecond or nanosecond) and pcapng;
+//! several files are merged in timestamp order. Classic pcap files are
+//! memory-mapped ([`super::mapped`]); pcapng and standard input go through
+//! libpcap, which can also read everything (`Reader::Libpcap`).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -7,6 +9,7 @@ use std::os::fd::{IntoRawFd, RawFd};
 
 use pcap::{Capture, Offline};
 
+use super::mapped::MappedPcap;
 use super::{header_nanos, link_type, Frame, FrameSource, Next};
 use crate::decode::LinkType;
 use crate::error::Error;
@@ -28,42 +31,61 @@ pub fn sniff_magic(magic: [u8; 4]) -> Option<Container> {
     }
 }
 
+/// Which reader takes classic pcap files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reader {
+    /// Memory-map classic pcap files; libpcap for pcapng and stdin.
+    #[default]
+    Auto,
+    /// libpcap for everything (the reference).
+    Libpcap,
+}
+
 /// One open capture file.
 pub struct CaptureFile {
     pub name: String,
     pub link: LinkType,
     /// Sub-second precision the file carries (pcapng is taken as microseconds).
     pub precision: Precision,
-    cap: Capture<Offline>,
+    body: Body,
+}
+
+enum Body {
+    Libpcap(Capture<Offline>),
+    Mapped(MappedPcap),
 }
 
 impl CaptureFile {
     /// Open `path` (`-` for standard input), check its magic and link type.
-    pub fn open(path: &str) -> Result<CaptureFile, Error> {
+    pub fn open(path: &str, reader: Reader) -> Result<CaptureFile, Error> {
         let name = if path == "-" {
             "<stdin>".to_string()
         } else {
             path.to_string()
         };
-        let (fd, magic) = if path == "-" {
-            stdin_with_magic().map_err(|e| Error::input(&name, e.to_string()))?
-        } else {
-            open_with_magic(path).map_err(|e| Error::input(&name, describe_io(&e)))?
-        };
-        let container = match (magic, sniff_magic(magic)) {
-            (_, Some(c)) => c,
-            (m, None) => {
-                // SAFETY: `fd` is ours and no longer used.
-                unsafe { libc_close(fd) };
-                return Err(Error::input(
-                    &name,
-                    format!(
-                        "not a pcap or pcapng capture (starts with {:02x} {:02x} {:02x} {:02x})",
-                        m[0], m[1], m[2], m[3]
-                    ),
-                ));
-            }
-        };
+        if path == "-" {
+            let (fd, magic) = stdin_with_magic().map_err(|e| Error::input(&name, e.to_string()))?;
+            let container = container(&name, magic)?;
+            return Self::libpcap(name, fd, container);
+        }
+        let (mut file, magic) =
+            open_with_magic(path).map_err(|e| Error::input(&name, describe_io(&e)))?;
+        let container = container(&name, magic)?;
+        if let (Container::Pcap(_), Reader::Auto) = (container, reader) {
+            let mapped = MappedPcap::open(&name, &file)?;
+            return Ok(CaptureFile {
+                name,
+                link: mapped.link,
+                precision: mapped.precision,
+                body: Body::Mapped(mapped),
+            });
+        }
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::input(&name, e.to_string()))?;
+        Self::libpcap(name, file.into_raw_fd(), container)
+    }
+
+    fn libpcap(name: String, fd: RawFd, container: Container) -> Result<CaptureFile, Error> {
         // SAFETY: `fd` is an open descriptor that we hand over to libpcap,
         // which closes it with the capture.
         let cap = unsafe { Capture::from_raw_fd_with_precision(fd, pcap::Precision::Nano) }
@@ -77,14 +99,19 @@ impl CaptureFile {
             name,
             link,
             precision,
-            cap,
+            body: Body::Libpcap(cap),
         })
     }
 
     /// The next record, `Ok(None)` at a clean end, `Err` (naming the
     /// file) if damaged.
+    #[inline]
     fn read(&mut self) -> Result<Option<Frame<'_>>, String> {
-        match self.cap.next_packet() {
+        let cap = match &mut self.body {
+            Body::Mapped(m) => return m.read().map_err(|e| format!("{}: {e}", self.name)),
+            Body::Libpcap(cap) => cap,
+        };
+        match cap.next_packet() {
             Ok(p) => Ok(Some(Frame {
                 ts: header_nanos(p.header, 1),
                 link: self.link,
@@ -97,7 +124,20 @@ impl CaptureFile {
     }
 }
 
-fn open_with_magic(path: &str) -> io::Result<(RawFd, [u8; 4])> {
+/// Name the container a file's magic announces, or refuse it.
+fn container(name: &str, m: [u8; 4]) -> Result<Container, Error> {
+    sniff_magic(m).ok_or_else(|| {
+        Error::input(
+            name,
+            format!(
+                "not a pcap or pcapng capture (starts with {:02x} {:02x} {:02x} {:02x})",
+                m[0], m[1], m[2], m[3]
+            ),
+        )
+    })
+}
+
+fn open_with_magic(path: &str) -> io::Result<(File, [u8; 4])> {
     let mut f = File::open(path)?;
     if f.metadata()?.is_dir() {
         return Err(io::Error::new(
@@ -113,8 +153,7 @@ fn open_with_magic(path: &str) -> io::Result<(RawFd, [u8; 4])> {
             format!("too short for a capture file ({n} bytes)"),
         ));
     }
-    f.seek(SeekFrom::Start(0))?;
-    Ok((f.into_raw_fd(), magic))
+    Ok((f, magic))
 }
 
 /// Standard input cannot be rewound after its magic is read, so a thread
@@ -170,21 +209,16 @@ fn pcap_message(e: pcap::Error) -> String {
     }
 }
 
-unsafe fn libc_close(fd: RawFd) {
-    use std::os::fd::FromRawFd;
-    drop(File::from_raw_fd(fd));
-}
-
 /// Several capture files as one stream in timestamp order. A damaged file
 /// is reported on stderr and ends early; the others go on.
 pub struct FileSet {
-    files: Vec<Reader>,
+    files: Vec<Input>,
     /// The reader whose head was handed out last, to be refilled.
     consumed: Option<usize>,
     damaged: usize,
 }
 
-struct Reader {
+struct Input {
     file: CaptureFile,
     /// The next record, copied out (only when merging several files).
     head: Option<(Nanos, Vec<u8>, u32)>,
@@ -193,12 +227,12 @@ struct Reader {
 
 impl FileSet {
     /// Open every path; fails on the first one that cannot be read.
-    pub fn open(paths: &[String]) -> Result<FileSet, Error> {
+    pub fn open(paths: &[String], reader: Reader) -> Result<FileSet, Error> {
         let files = paths
             .iter()
             .map(|p| {
-                Ok(Reader {
-                    file: CaptureFile::open(p)?,
+                Ok(Input {
+                    file: CaptureFile::open(p, reader)?,
                     head: None,
                     done: false,
                 })

@@ -1,0 +1,178 @@
+//! Classic pcap files read through a memory map.
+//!
+//! libpcap copies every record into its own buffer, which costs more than
+//! the rest of a packet's processing; here a record is a slice of the
+//! mapped file. The reader is also stricter than libpcap: a record longer
+//! than the file's snap length is damage, not something to cut silently.
+//! libpcap stays the reference (`--reader libpcap`) and reads pcapng and
+//! standard input.
+
+use std::fs::File;
+
+use memmap2::{Advice, Mmap, UncheckedAdvice};
+
+use super::Frame;
+use crate::decode::LinkType;
+use crate::error::Error;
+use crate::time::{Nanos, Precision, NANOS_PER_SEC};
+
+const FILE_HEADER: usize = 24;
+const RECORD_HEADER: usize = 16;
+/// Used when a header's snap length is 0 (some writers): libpcap's own
+/// largest snap length.
+const MAX_SNAPLEN: u32 = 262_144;
+/// Hand read pages back to the kernel in steps of this many bytes, so a
+/// replay's resident memory does not grow with the file.
+const RELEASE_STEP: usize = 32 << 20;
+
+pub struct MappedPcap {
+    map: Mmap,
+    pos: usize,
+    /// Bytes before this offset were handed back to the kernel.
+    released: usize,
+    big_endian: bool,
+    /// Nanoseconds per unit of the sub-second field.
+    unit: Nanos,
+    snaplen: u32,
+    pub link: LinkType,
+    pub precision: Precision,
+}
+
+impl MappedPcap {
+    /// Map `file`, whose magic says classic pcap, and check its header.
+    pub fn open(name: &str, file: &File) -> Result<MappedPcap, Error> {
+        // SAFETY: the map is read-only; a file truncated underneath us while
+        // mapped is outside what a replay supports (as for any mmap reader).
+        let map = unsafe { Mmap::map(file) }.map_err(|e| Error::input(name, e.to_string()))?;
+        let _ = map.advise(Advice::Sequential);
+        if map.len() < FILE_HEADER {
+            return Err(Error::input(
+                name,
+                format!(
+                    "truncated pcap file header: {} of {FILE_HEADER} bytes",
+                    map.len()
+                ),
+            ));
+        }
+        let magic = u32::from_le_bytes([map[0], map[1], map[2], map[3]]);
+        let (big_endian, precision) = match magic {
+            0xa1b2_c3d4 => (false, Precision::Micro),
+            0xa1b2_3c4d => (false, Precision::Nano),
+            0xd4c3_b2a1 => (true, Precision::Micro),
+            0x4d3c_b2a1 => (true, Precision::Nano),
+            _ => return Err(Error::input(name, "not a classic pcap file")),
+        };
+        let u32_at = |at: usize| {
+            let b = [map[at], map[at + 1], map[at + 2], map[at + 3]];
+            if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let major = if big_endian {
+            u16::from_be_bytes([map[4], map[5]])
+        } else {
+            u16::from_le_bytes([map[4], map[5]])
+        };
+        if major != 2 {
+            return Err(Error::input(
+                name,
+                format!("unsupported pcap version {major}"),
+            ));
+        }
+        let snaplen = match u32_at(16) {
+            0 => MAX_SNAPLEN,
+            n => n,
+        };
+        // The upper bits may carry FCS information; the type is the rest.
+        let dlt = (u32_at(20) & 0x03ff_ffff) as i32;
+        let link = super::link_type(name, pcap::Linktype(dlt))?;
+        Ok(MappedPcap {
+            map,
+            pos: FILE_HEADER,
+            released: 0,
+            big_endian,
+            unit: match precision {
+                Precision::Micro => 1000,
+                Precision::Nano => 1,
+            },
+            snaplen,
+            link,
+            precision,
+        })
+    }
+
+    #[inline]
+    fn u32_at(&self, at: usize) -> u32 {
+        let b = [
+            self.map[at],
+            self.map[at + 1],
+            self.map[at + 2],
+            self.map[at + 3],
+        ];
+        if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
+
+    #[cold]
+    fn release_read_pages(&mut self) {
+        // Whole steps only: offsets stay page-aligned. Nothing borrows
+        // these bytes any more (a frame lives until the next read), and a
+        // read-only file mapping refills from the file if touched again.
+        let len = (self.pos - self.released) / RELEASE_STEP * RELEASE_STEP;
+        // SAFETY: see above; DONTNEED on a read-only file mapping cannot
+        // change what the mapping reads.
+        let _ = unsafe {
+            self.map
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, self.released, len)
+        };
+        self.released += len;
+    }
+
+    /// The next record; `Ok(None)` at a clean end, `Err` describing damage.
+    #[inline]
+    pub fn read(&mut self) -> Result<Option<Frame<'_>>, String> {
+        if self.pos - self.released >= RELEASE_STEP {
+            self.release_read_pages();
+        }
+        let at = self.pos;
+        let left = self.map.len() - at;
+        if left < RECORD_HEADER {
+            return match left {
+                0 => Ok(None),
+                n => Err(format!(
+                    "truncated record header at byte {at}: {n} of {RECORD_HEADER} bytes"
+                )),
+            };
+        }
+        let secs = self.u32_at(at) as Nanos;
+        let sub = self.u32_at(at + 4) as Nanos;
+        let caplen = self.u32_at(at + 8);
+        let wire_len = self.u32_at(at + 12);
+        if caplen > self.snaplen {
+            return Err(format!(
+                "record at byte {at} claims {caplen} captured bytes, more than the snap length of {}",
+                self.snaplen
+            ));
+        }
+        let start = at + RECORD_HEADER;
+        let end = start + caplen as usize;
+        if end > self.map.len() {
+            return Err(format!(
+                "truncated record at byte {at}: {caplen} captured bytes claimed, {} present",
+                self.map.len() - start
+            ));
+        }
+        self.pos = end;
+        Ok(Some(Frame {
+            ts: secs * NANOS_PER_SEC + sub * self.unit,
+            link: self.link,
+            data: &self.map[start..end],
+            wire_len,
+        }))
+    }
+}
