@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cargo build --release --quiet
-exec target/release/picket replay --format table pcaps/nmap-syn-200.pcap "$@"
+exec target/release/picket replay --format table pcaps/nmap-sS-top1000.pcap "$@"

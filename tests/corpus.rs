@@ -1,0 +1,126 @@
+//! The real-scanner corpus in pcaps/: every capture replays to its golden
+//! rows (tests/golden/NAME.jsonl, checked by hand; see pcaps/README.md),
+//! whatever the reader and the thread count.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 19, "corpus incomplete: {files:?}");
+    files
+}
+
+fn replay(file: &Path, extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(["replay", "-q"])
+        .args(extra)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn golden(file: &Path) -> String {
+    let name = file.file_stem().unwrap().to_str().unwrap();
+    let g = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.jsonl"));
+    std::fs::read_to_string(&g)
+        .unwrap_or_else(|_| panic!("no golden rows for {name}: {}", g.display()))
+}
+
+#[test]
+fn every_capture_replays_to_its_golden_rows() {
+    for f in corpus() {
+        let want = golden(&f);
+        for extra in [
+            &["--threads", "1"][..],
+            &["--threads", "2"],
+            &["--threads", "2", "--reader", "libpcap"],
+        ] {
+            assert_eq!(replay(&f, extra), want, "{} with {extra:?}", f.display());
+        }
+    }
+}
+
+/// ScanType, UniqueDestPorts, UniqueDestIPs, TotalAttempts of one row.
+type Expected = Option<(&'static str, u64, u64, u64)>;
+
+/// What each capture must show, independent of the golden bytes: the
+/// scan type and the counts tcpdump's own filters give (pcaps/README.md).
+#[test]
+fn scans_are_reported_with_the_right_type_and_benign_traffic_is_silent() {
+    let expect: &[(&str, Expected)] = &[
+        ("benign-dns", None),
+        ("benign-downloads", None),
+        ("benign-health", None),
+        ("benign-retry", None),
+        ("benign-web", None),
+        ("hping3-syn", Some(("Aggressive Port Scan", 148, 1, 148))),
+        ("masscan-sweep", Some(("IP Block Sweep", 4, 64, 244))),
+        ("nmap-6", Some(("Aggressive Port Scan", 98, 1, 98))),
+        ("nmap-T2-slow", None),
+        ("nmap-http-enum", None),
+        ("nmap-sF", Some(("Aggressive Port Scan", 100, 1, 102))),
+        ("nmap-sN", Some(("Aggressive Port Scan", 100, 1, 102))),
+        (
+            "nmap-sS-1024-hosts",
+            Some(("Aggressive Port Scan", 1021, 4, 4184)),
+        ),
+        (
+            "nmap-sS-top1000",
+            Some(("Aggressive Port Scan", 997, 1, 1083)),
+        ),
+        ("nmap-sT", Some(("Aggressive Port Scan", 298, 1, 298))),
+        ("nmap-sU", Some(("Aggressive Port Scan", 39, 1, 39))),
+        ("nmap-sX", Some(("Aggressive Port Scan", 100, 1, 102))),
+        ("nmap-sn-sweep", None),
+        ("zmap-sweep", Some(("IP Block Sweep", 1, 60, 60))),
+    ];
+    let files = corpus();
+    assert_eq!(
+        files.len(),
+        expect.len(),
+        "every capture has an expectation"
+    );
+    for (name, want) in expect {
+        let f = files
+            .iter()
+            .find(|p| p.file_stem().unwrap() == *name)
+            .unwrap_or_else(|| panic!("{name}.pcap missing"));
+        let rows: Vec<serde_json::Value> = golden(f)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        match want {
+            None => assert!(rows.is_empty(), "{name} must stay silent: {rows:?}"),
+            Some((scan_type, ports, hosts, attempts)) => {
+                assert_eq!(rows.len(), 1, "{name}");
+                let r = &rows[0];
+                let src = r["SourceIP"].as_str().unwrap();
+                assert!(
+                    src.starts_with("203.0.113.") || src.starts_with("2001:db8:1::"),
+                    "{name}: {src}"
+                );
+                assert_eq!(r["ScanType"], *scan_type, "{name}");
+                assert_eq!(r["UniqueDestPorts"], *ports, "{name}");
+                assert_eq!(r["UniqueDestIPs"], *hosts, "{name}");
+                assert_eq!(r["TotalAttempts"], *attempts, "{name}");
+            }
+        }
+    }
+}
