@@ -1,9 +1,16 @@
 //! `picket live` on a veth pair between two network namespaces this test
-//! creates (documentation addresses only, nothing routed elsewhere). Needs
-//! root, as CI has; without it these tests fail, they do not skip.
+//! creates (documentation addresses only, nothing routed elsewhere), with
+//! real scanners. Needs root, as CI has; without it these tests fail, they
+//! do not skip.
 
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const SCANNER_MAC: &str = "02:00:00:00:00:10";
+const TARGET_MAC: &str = "02:00:00:00:00:01";
 
 fn root() {
     let uid = Command::new("id").arg("-u").output().expect("id");
@@ -26,6 +33,7 @@ fn run(args: &[&str]) {
 struct Lab {
     scan: String,
     target: String,
+    veth_scan: String,
     veth_target: String,
 }
 
@@ -35,9 +43,9 @@ impl Lab {
         let lab = Lab {
             scan: format!("pkl-{tag}-s-{id}"),
             target: format!("pkl-{tag}-t-{id}"),
+            veth_scan: format!("pk{tag}s{id}"),
             veth_target: format!("pk{tag}t{id}"),
         };
-        let veth_scan = format!("pk{tag}s{id}");
         lab.remove();
         run(&["ip", "netns", "add", &lab.scan]);
         run(&["ip", "netns", "add", &lab.target]);
@@ -45,17 +53,21 @@ impl Lab {
             "ip",
             "link",
             "add",
-            &veth_scan,
+            &lab.veth_scan,
+            "address",
+            SCANNER_MAC,
             "type",
             "veth",
             "peer",
             "name",
             &lab.veth_target,
+            "address",
+            TARGET_MAC,
         ]);
-        run(&["ip", "link", "set", &veth_scan, "netns", &lab.scan]);
+        run(&["ip", "link", "set", &lab.veth_scan, "netns", &lab.scan]);
         run(&["ip", "link", "set", &lab.veth_target, "netns", &lab.target]);
         let ends = [
-            (&lab.scan, &veth_scan, "203.0.113.10/24", "192.0.2.0/24"),
+            (&lab.scan, &lab.veth_scan, "203.0.113.10/24", "192.0.2.0/24"),
             (
                 &lab.target,
                 &lab.veth_target,
@@ -69,6 +81,18 @@ impl Lab {
             run(&["ip", "-n", ns, "link", "set", dev, "up"]);
             run(&["ip", "-n", ns, "route", "add", peer_net, "dev", dev]);
         }
+        // masscan's own stack sends from .11, which the scanner also owns
+        // so the target's answers find it.
+        run(&[
+            "ip",
+            "-n",
+            &lab.scan,
+            "addr",
+            "add",
+            "203.0.113.11/24",
+            "dev",
+            &lab.veth_scan,
+        ]);
         lab
     }
 
@@ -86,6 +110,41 @@ impl Lab {
         c.args(["netns", "exec", ns]).args(args);
         c
     }
+
+    /// Start `picket live` on the target's veth end, writing rows to
+    /// `rows` (a file: a pipe nobody reads until the end would fill up).
+    fn picket(&self, rows: &Path, extra: &[&str]) -> Child {
+        let mut args = vec![
+            env!("CARGO_BIN_EXE_picket"),
+            "live",
+            &self.veth_target,
+            "-o",
+            rows.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let child = self
+            .in_ns(&self.target, &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Let it open the capture before traffic starts.
+        std::thread::sleep(Duration::from_millis(1500));
+        child
+    }
+
+    /// Run a bounded command in the scanner namespace.
+    fn scan(&self, args: &[&str]) {
+        let mut full = vec!["timeout", "120"];
+        full.extend_from_slice(args);
+        let st = self
+            .in_ns(&self.scan, &full)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "{args:?} failed");
+    }
 }
 
 impl Drop for Lab {
@@ -94,81 +153,146 @@ impl Drop for Lab {
     }
 }
 
-fn wait_with_timeout(mut child: Child, limit: Duration) -> std::process::Output {
+/// SIGTERM picket and collect what it wrote.
+fn stop(picket: Child, rows_file: &Path) -> (Vec<Value>, String, Output) {
+    std::thread::sleep(Duration::from_millis(1500));
+    run(&["kill", "-TERM", &picket.id().to_string()]);
     let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("process did not finish within {limit:?}");
+    let mut picket = picket;
+    while picket.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = picket.kill();
+            panic!("picket did not stop within 30 s of SIGTERM");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    child.wait_with_output().unwrap()
-}
-
-#[test]
-fn live_capture_reports_a_syn_scan_and_flushes_on_sigterm() {
-    root();
-    let lab = Lab::new("a");
-    let picket = lab
-        .in_ns(
-            &lab.target,
-            &[
-                env!("CARGO_BIN_EXE_picket"),
-                "live",
-                &lab.veth_target,
-                "--stats-interval",
-                "1",
-            ],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    // 100 closed ports, each probed once: the target's kernel answers RST.
-    let scan = lab
-        .in_ns(
-            &lab.scan,
-            &[
-                "timeout",
-                "60",
-                "nmap",
-                "-n",
-                "-Pn",
-                "-sS",
-                "-p",
-                "1-100",
-                "--max-retries",
-                "0",
-                "192.0.2.10",
-            ],
-        )
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(scan.success(), "nmap failed");
-    std::thread::sleep(Duration::from_millis(1500));
-    run(&["kill", "-TERM", &picket.id().to_string()]);
-    let out = wait_with_timeout(picket, Duration::from_secs(20));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = picket.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{err}");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<serde_json::Value> = text
+    let text = std::fs::read_to_string(rows_file).unwrap();
+    let rows = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(rows.len(), 1, "{text}\n{err}");
-    let r = &rows[0];
-    assert_eq!(r["SourceIP"], "203.0.113.10");
-    assert_eq!(r["ScanType"], "Aggressive Port Scan");
-    assert_eq!(r["UniqueDestPorts"], 100, "{r}");
-    assert_eq!(r["RejectedAttempts"], 100, "{r}");
+    (rows, err, out)
+}
+
+fn row<'a>(rows: &'a [Value], src: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["SourceIP"] == src)
+        .unwrap_or_else(|| panic!("no row for {src}: {rows:#?}"))
+}
+
+/// A number from the statistics block, e.g. `stat(err, "kernel drops")`.
+fn stat(err: &str, label: &str) -> u64 {
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("{label}: {err}"));
+    line.trim_start()[label.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
+    root();
+    let lab = Lab::new("a");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rows.json");
+    let picket = lab.picket(&out, &["--stats-interval", "1"]);
+    // 100 closed ports, each probed once: the target's kernel answers RST.
+    lab.scan(&[
+        "nmap",
+        "-n",
+        "-Pn",
+        "-sS",
+        "-p",
+        "1-100",
+        "--max-retries",
+        "0",
+        "192.0.2.10",
+    ]);
+    // Two ports over a /26: only 192.0.2.10 exists (RST), the rest is silent.
+    lab.scan(&[
+        "masscan",
+        "--interface",
+        &lab.veth_scan,
+        "--adapter-ip",
+        "203.0.113.11",
+        "--adapter-mac",
+        SCANNER_MAC,
+        "--router-mac",
+        TARGET_MAC,
+        "--rate",
+        "1000",
+        "--wait",
+        "1",
+        "-p",
+        "80,8080",
+        "192.0.2.0/26",
+    ]);
+    let (rows, err, _) = stop(picket, &out);
+    assert_eq!(rows.len(), 2, "{rows:#?}\n{err}");
+    let nmap = row(&rows, "203.0.113.10");
+    assert_eq!(nmap["ScanType"], "Aggressive Port Scan");
+    assert_eq!(nmap["UniqueDestPorts"], 100, "{nmap}");
+    assert_eq!(nmap["RejectedAttempts"], 100, "{nmap}");
+    let masscan = row(&rows, "203.0.113.11");
+    assert_eq!(masscan["ScanType"], "IP Block Sweep");
+    assert_eq!(masscan["UniqueDestIPs"], 64, "{masscan}");
+    assert_eq!(masscan["UniqueDestPorts"], 2, "{masscan}");
+    assert_eq!(masscan["TotalAttempts"], 128, "{masscan}");
+    assert_eq!(masscan["RejectedAttempts"], 2, "{masscan}");
+    assert_eq!(stat(&err, "kernel drops"), 0, "{err}");
+    assert!(err.contains("rows           2 written"), "{err}");
     assert!(
-        err.contains("kernel drops"),
-        "statistics report kernel drops: {err}"
+        err.contains("picket: 1 s: packets"),
+        "periodic statistics: {err}"
     );
-    assert!(err.contains("rows           1 written"), "{err}");
+}
+
+#[test]
+fn live_capture_under_tcpreplay_topspeed() {
+    root();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("syn.pcap");
+    let packets = 300_000u64;
+    run(&[
+        env!("CARGO_BIN_EXE_picket-gen"),
+        "syn",
+        file.to_str().unwrap(),
+        "--packets",
+        &packets.to_string(),
+    ]);
+    let lab = Lab::new("b");
+    let out = dir.path().join("rows.json");
+    let picket = lab.picket(&out, &["--stats-interval", "0"]);
+    lab.scan(&[
+        "tcpreplay",
+        "-q",
+        "--topspeed",
+        "-i",
+        &lab.veth_scan,
+        file.to_str().unwrap(),
+    ]);
+    let (rows, err, _) = stop(picket, &out);
+    let seen = stat(&err, "packets");
+    let drops = stat(&err, "kernel drops");
+    eprintln!("tcpreplay --topspeed of {packets} packets: picket saw {seen}, kernel dropped {drops}, {} rows", rows.len());
+    // Every packet sent is either seen or counted as dropped.
+    assert!(
+        seen + drops >= packets,
+        "seen {seen} + dropped {drops} < sent {packets}\n{err}"
+    );
+    // The eight heavy scanners of the workload are reported.
+    for i in 1..=8 {
+        let r = row(&rows, &format!("203.0.113.{i}"));
+        assert_eq!(r["ScanType"], "Aggressive Port Scan", "{r}");
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Live capture from a network interface with libpcap.
 
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -36,6 +37,10 @@ impl Default for LiveOptions {
 
 pub struct LiveCapture {
     name: String,
+    /// How long to wait in poll(2) for packets before reporting `Idle`.
+    wait_ms: i32,
+    /// The capture's descriptor, for poll(2).
+    fd: std::os::fd::RawFd,
     link: LinkType,
     cap: Capture<Active>,
     stop: Arc<AtomicBool>,
@@ -61,6 +66,11 @@ impl LiveCapture {
             .buffer_size(opts.buffer_bytes)
             .timeout(opts.read_timeout_ms)
             .open()
+            .map_err(|e| classify(&what, e))?
+            // libpcap's read timeout may never fire on a silent link
+            // (TPACKET_V3): read without blocking and wait in poll(2)
+            // ourselves, so Ctrl-C and the wall clock are always seen.
+            .setnonblock()
             .map_err(|e| classify(&what, e))?;
         if let Some(f) = &opts.filter {
             cap.filter(f, true)
@@ -69,6 +79,8 @@ impl LiveCapture {
         let link = link_type(&what, cap.get_datalink())?;
         Ok(LiveCapture {
             name: what,
+            wait_ms: opts.read_timeout_ms,
+            fd: cap.as_raw_fd(),
             link,
             cap,
             stop,
@@ -104,13 +116,23 @@ impl FrameSource for LiveCapture {
         }
         let (cap, damaged) = (&mut self.cap, &mut self.damaged);
         match cap.next_packet() {
+            // Non-blocking: nothing buffered now. Wait for the socket.
+            Err(pcap::Error::TimeoutExpired) => {
+                let mut pfd = libc::pollfd {
+                    fd: self.fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd for the duration of the call.
+                unsafe { libc::poll(&mut pfd, 1, self.wait_ms) };
+                Next::Idle
+            }
             Ok(p) => Next::Frame(Frame {
                 ts: header_nanos(p.header, 1000),
                 link: self.link,
                 data: p.data,
                 wire_len: p.header.len,
             }),
-            Err(pcap::Error::TimeoutExpired) => Next::Idle,
             Err(pcap::Error::NoMorePackets) => Next::End,
             Err(e) => {
                 *damaged += 1;
