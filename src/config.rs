@@ -90,11 +90,14 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// Caps sized to 7/8 of a power of two, the most a hash table of that
+    /// many buckets holds before it doubles: together they keep a spoofed
+    /// flood's resident memory near 300 MiB (measured in BENCHMARKS.md).
     fn default() -> Self {
         Limits {
-            max_sources: 1 << 20,
-            max_pending: 1 << 21,
-            max_udp_flows: 1 << 20,
+            max_sources: 7 << 16,
+            max_pending: 7 << 18,
+            max_udp_flows: 7 << 16,
             max_dests_per_source: 1 << 16,
         }
     }

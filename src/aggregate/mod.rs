@@ -230,40 +230,32 @@ impl Aggregator {
 
     /// Count a failed attempt in its source's bin.
     fn fail(&mut self, key: &FlowKey, a: Attempt, rejected: bool) {
-        if rejected {
-            self.stats.rejected += 1;
-        } else {
-            self.stats.unanswered += 1;
-        }
-        let bin = self.bin_of(a.first);
-        if bin <= self.closed_through {
-            debug_assert!(false, "attempt resolved after its bin closed");
-            return;
-        }
-        let f = Failure {
+        let bin_len = self.det.bin;
+        record_failure(
+            &mut self.bins,
+            &mut self.stats,
+            bin_len,
+            self.closed_through,
+            key,
+            a,
             rejected,
-            proto: key.proto,
-            stealth: a.stealth,
-        };
-        self.bins
-            .record(bin, key.src, key.dst, key.dport, a.first, f);
+        );
     }
 
     fn sweep_pending(&mut self) {
-        let mut expired = Vec::new();
-        self.pending.sweep(self.clock, |k, a| expired.push((k, a)));
-        for (k, a) in expired {
-            self.fail(&k, a, false);
-        }
+        let (bins, stats) = (&mut self.bins, &mut self.stats);
+        let (bin_len, closed) = (self.det.bin, self.closed_through);
+        self.pending.sweep(self.clock, |k, a| {
+            record_failure(bins, stats, bin_len, closed, &k, a, false)
+        });
     }
 
     /// End of input: everything still pending is unanswered, every bin closes.
     pub fn finish(&mut self) {
-        let mut left = Vec::new();
-        self.pending.drain(|k, a| left.push((k, a)));
-        for (k, a) in left {
-            self.fail(&k, a, false);
-        }
+        let (bins, stats) = (&mut self.bins, &mut self.stats);
+        let (bin_len, closed) = (self.det.bin, self.closed_through);
+        self.pending
+            .drain(|k, a| record_failure(bins, stats, bin_len, closed, &k, a, false));
         self.bins.close_through(i64::MAX, &mut self.closed);
         self.closed_through = i64::MAX;
     }
@@ -298,4 +290,33 @@ impl Aggregator {
     pub fn delays(&self) -> &Histogram<u64> {
         &self.delays
     }
+}
+
+/// Count a failed attempt in its source's bin (a free function so that
+/// sweeps can call it while they borrow the pending table).
+fn record_failure(
+    bins: &mut BinTable,
+    stats: &mut AggStats,
+    bin_len: Nanos,
+    closed_through: i64,
+    key: &FlowKey,
+    a: Attempt,
+    rejected: bool,
+) {
+    if rejected {
+        stats.rejected += 1;
+    } else {
+        stats.unanswered += 1;
+    }
+    let bin = a.first.div_euclid(bin_len);
+    if bin <= closed_through {
+        debug_assert!(false, "attempt resolved after its bin closed");
+        return;
+    }
+    let f = Failure {
+        rejected,
+        proto: key.proto,
+        stealth: a.stealth,
+    };
+    bins.record(bin, key.src, key.dst, key.dport, a.first, f);
 }

@@ -113,9 +113,9 @@ impl PendingTable {
     }
 
     /// Hand every attempt expired at `clock` to `expired`, then, if the
-    /// table is still over half its cap, the oldest attempts too (counted in
-    /// `evicted`): under a flood the effective timeout shrinks rather than
-    /// memory growing.
+    /// table is still over 3/8 of its cap, the oldest attempts too (counted
+    /// in `evicted`): under a flood the effective timeout shrinks rather
+    /// than memory growing. (Under half, so freed slots are reused in place.)
     pub fn sweep(&mut self, clock: Nanos, mut expired: impl FnMut(FlowKey, Attempt)) {
         let timeout = self.timeout;
         self.map.retain(|k, a| {
@@ -125,7 +125,7 @@ impl PendingTable {
             }
             live
         });
-        let keep = self.cap / 2;
+        let keep = self.cap * 3 / 8;
         if self.map.len() > keep {
             let mut firsts: Vec<Nanos> = self.map.values().map(|a| a.first).collect();
             let cut = firsts.len() - keep;
@@ -141,6 +141,10 @@ impl PendingTable {
             });
             self.evicted += evicted;
         }
+        // Start from a fresh table: erased slots left as tombstones would
+        // make the table grow past its bound instead of reusing them.
+        let len = self.map.len();
+        self.map.shrink_to(len);
         self.next_sweep = (2 * self.map.len()).max(MIN_SWEEP).min(self.cap);
     }
 
@@ -217,7 +221,7 @@ mod tests {
         let mut out = Vec::new();
         t.sweep(10, |k, _| out.push(k.dport));
         out.sort();
-        assert_eq!(out, vec![0, 1, 2, 3, 4], "the oldest half goes");
-        assert_eq!(t.evicted, 5);
+        assert_eq!(out, vec![0, 1, 2, 3, 4, 5, 6], "all but the newest 3/8 go");
+        assert_eq!(t.evicted, 7);
     }
 }

@@ -1,6 +1,5 @@
 //! Failed attempts per (source, bin): the state behind one seed-rule row.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ahash::{AHashMap, AHashSet};
@@ -76,12 +75,12 @@ pub struct SourceBin {
     ports: PortSet,
     dests: DestSet,
     dests_saturated: bool,
-    total: u64,
+    total: u32,
+    rejected: u32,
+    udp: u32,
+    stealth: u32,
     first: Nanos,
     last: Nanos,
-    rejected: u64,
-    udp: u64,
-    stealth: u64,
 }
 
 /// What the aggregate stage hands the merger for one (source, bin): final,
@@ -104,8 +103,8 @@ pub struct SourceSummary {
 }
 
 pub struct BinTable {
-    bins: BTreeMap<i64, AHashMap<IpAddr, SourceBin>>,
-    len: usize,
+    /// Keyed by (source, bin); bins close by a scan (once per bin, cold).
+    entries: AHashMap<(IpAddr, i64), SourceBin>,
     cap: usize,
     max_dests: usize,
     /// (source, bin) entries dropped to stay under `cap`.
@@ -115,12 +114,17 @@ pub struct BinTable {
     pub peak: usize,
 }
 
+/// Eviction keeps this share of the cap (the heaviest entries): well under
+/// half, so the hash table can reuse freed slots without growing.
+const KEEP_NUM: usize = 3;
+const KEEP_DEN: usize = 8;
+
 impl BinTable {
     pub fn new(cap: usize, max_dests: usize) -> Self {
+        let cap = cap.max(8);
         BinTable {
-            bins: BTreeMap::new(),
-            len: 0,
-            cap: cap.max(2),
+            entries: AHashMap::default(),
+            cap,
             max_dests: max_dests.max(4),
             evicted: 0,
             saturated: 0,
@@ -130,11 +134,11 @@ impl BinTable {
 
     /// (source, bin) entries held.
     pub fn len(&self) -> usize {
-        self.len
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.entries.is_empty()
     }
 
     /// Count one failed attempt `src -> dst:dport` that began at `first`.
@@ -148,98 +152,88 @@ impl BinTable {
         first: Nanos,
         f: Failure,
     ) {
-        if self.len >= self.cap && !self.contains(bin, &src) {
+        if self.entries.len() >= self.cap && !self.entries.contains_key(&(src, bin)) {
             self.evict_lightest();
         }
         let max_dests = self.max_dests;
-        let table = self.bins.entry(bin).or_default();
-        let mut added = false;
-        let e = table.entry(src).or_insert_with(|| {
-            added = true;
-            SourceBin {
-                ports: PortSet::default(),
-                dests: DestSet::new(dst),
-                dests_saturated: false,
-                total: 0,
-                first,
-                last: first,
-                rejected: 0,
-                udp: 0,
-                stealth: 0,
-            }
+        let e = self.entries.entry((src, bin)).or_insert_with(|| SourceBin {
+            ports: PortSet::default(),
+            dests: DestSet::new(dst),
+            dests_saturated: false,
+            total: 0,
+            rejected: 0,
+            udp: 0,
+            stealth: 0,
+            first,
+            last: first,
         });
         e.ports.insert(dport);
         if !e.dests.insert(dst, max_dests) && !e.dests_saturated {
             e.dests_saturated = true;
             self.saturated += 1;
         }
-        e.total += 1;
+        // u32 counts: 4 billion failed attempts per source and bin is more
+        // than a 5-minute bin can hold at line rate; saturate regardless.
+        e.total = e.total.saturating_add(1);
         e.first = e.first.min(first);
         e.last = e.last.max(first);
-        e.rejected += f.rejected as u64;
-        e.udp += (f.proto == UDP) as u64;
-        e.stealth += f.stealth as u64;
-        if added {
-            self.len += 1;
-            self.peak = self.peak.max(self.len);
-        }
+        e.rejected = e.rejected.saturating_add(f.rejected as u32);
+        e.udp = e.udp.saturating_add((f.proto == UDP) as u32);
+        e.stealth = e.stealth.saturating_add(f.stealth as u32);
+        self.peak = self.peak.max(self.entries.len());
     }
 
-    fn contains(&self, bin: i64, src: &IpAddr) -> bool {
-        self.bins.get(&bin).is_some_and(|t| t.contains_key(src))
-    }
-
-    /// Drop the lighter half of all entries (by failed attempts), keeping the
-    /// heaviest scanners. Amortised O(1) per insert: it frees half the cap.
+    /// Keep the heaviest 3/8 of the cap (by failed attempts), so the
+    /// heaviest scanners survive a flood of light sources. Amortised O(1)
+    /// per insert: it frees most of the cap.
+    #[cold]
     fn evict_lightest(&mut self) {
-        let mut totals: Vec<u64> = self
-            .bins
-            .values()
-            .flat_map(|t| t.values().map(|e| e.total))
-            .collect();
-        let half = totals.len() / 2;
-        let (_, &mut cutoff, _) = totals.select_nth_unstable(half);
-        // Keep entries above the median; drop ties only while over half.
-        let mut to_drop = totals.len() - half;
-        for table in self.bins.values_mut() {
-            table.retain(|_, e| {
-                if e.total <= cutoff && to_drop > 0 {
-                    to_drop -= 1;
-                    false
-                } else {
-                    true
-                }
-            });
-        }
-        self.bins.retain(|_, t| !t.is_empty());
-        let len: usize = self.bins.values().map(|t| t.len()).sum();
-        self.evicted += (self.len - len) as u64;
-        self.len = len;
+        let keep = self.cap * KEEP_NUM / KEEP_DEN;
+        let mut totals: Vec<u32> = self.entries.values().map(|e| e.total).collect();
+        let cut = totals.len() - keep;
+        // The `cut`-th lightest total: drop entries below it, and ties with
+        // it only until `cut` entries are gone.
+        let (_, &mut cutoff, _) = totals.select_nth_unstable(cut - 1);
+        let mut to_drop = cut;
+        let before = self.entries.len();
+        self.entries.retain(|_, e| {
+            let drop = e.total < cutoff || (e.total == cutoff && to_drop > 0);
+            if drop {
+                to_drop = to_drop.saturating_sub(1);
+            }
+            !drop
+        });
+        self.evicted += (before - self.entries.len()) as u64;
+        // A fresh table: erased slots left as tombstones would make it grow
+        // past its bound instead of being reused.
+        let len = self.entries.len();
+        self.entries.shrink_to(len);
     }
 
     /// Remove every bin up to and including `through`, as summaries.
     pub fn close_through(&mut self, through: i64, out: &mut Vec<SourceSummary>) {
-        while let Some(entry) = self.bins.first_entry() {
-            if *entry.key() > through {
-                break;
+        if !self.entries.keys().any(|(_, bin)| *bin <= through) {
+            return;
+        }
+        self.entries.retain(|&(src, bin), e| {
+            if bin > through {
+                return true;
             }
-            let bin = *entry.key();
-            let table = entry.remove();
-            self.len -= table.len();
-            out.extend(table.into_iter().map(|(src, e)| SourceSummary {
+            out.push(SourceSummary {
                 bin,
                 src,
                 unique_ips: e.dests.len(),
                 ips_saturated: e.dests_saturated,
-                ports: e.ports,
-                total: e.total,
+                ports: std::mem::take(&mut e.ports),
+                total: e.total.into(),
                 first: e.first,
                 last: e.last,
-                rejected: e.rejected,
-                udp: e.udp,
-                stealth: e.stealth,
-            }));
-        }
+                rejected: e.rejected.into(),
+                udp: e.udp.into(),
+                stealth: e.stealth.into(),
+            });
+            false
+        });
     }
 }
 

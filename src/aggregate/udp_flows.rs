@@ -52,12 +52,12 @@ impl UdpFlows {
     }
 
     /// Forget flows silent for two timeouts (a datagram up to one timeout
-    /// out of order still finds its flow); then, if still over half the cap,
-    /// the longest-silent half.
+    /// out of order still finds its flow); then, if still over 3/8 of the
+    /// cap, the longest-silent ones.
     fn sweep(&mut self, clock: Nanos) {
         let horizon = clock - 2 * self.timeout;
         self.last_seen.retain(|_, last| *last >= horizon);
-        let keep = self.cap / 2;
+        let keep = self.cap * 3 / 8;
         if self.last_seen.len() > keep {
             let mut times: Vec<Nanos> = self.last_seen.values().copied().collect();
             let cut = times.len() - keep;
@@ -66,6 +66,8 @@ impl UdpFlows {
             self.last_seen.retain(|_, last| *last > cutoff);
             self.evicted += (before - self.last_seen.len()) as u64;
         }
+        let len = self.last_seen.len();
+        self.last_seen.shrink_to(len);
         self.next_sweep = (2 * self.last_seen.len()).max(MIN_SWEEP).min(self.cap);
     }
 
