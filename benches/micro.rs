@@ -1,0 +1,196 @@
+//! Micro benchmarks of the hot path, one stage at a time:
+//! decode (picket's decoder beside etherparse's full lax parse),
+//! port sets, the pending-attempt table, and the aggregator per event.
+//!
+//! `cargo bench --bench micro`; the macro benchmark is benches/macro.sh.
+
+use std::hint::black_box;
+use std::net::IpAddr;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use etherparse::{LaxSlicedPacket, PacketBuilder};
+
+use picket::aggregate::pending::PendingTable;
+use picket::aggregate::portset::PortSet;
+use picket::aggregate::Aggregator;
+use picket::config::{Detection, Limits};
+use picket::decode::{decode, LinkType};
+use picket::event::{Event, FlowKey, TCP};
+use picket::shard::Router;
+
+fn frame(v6: bool, vlan: bool, flags: &str, payload: usize, udp: bool) -> Vec<u8> {
+    let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+    let ip = match (v6, vlan) {
+        (false, false) => eth.ipv4([203, 0, 113, 5], [192, 0, 2, 1], 64),
+        (false, true) => {
+            eth.single_vlan(100.try_into().unwrap())
+                .ipv4([203, 0, 113, 5], [192, 0, 2, 1], 64)
+        }
+        (true, _) => eth.ipv6(
+            [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5],
+            [0x20, 1, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            64,
+        ),
+    };
+    let body = vec![0u8; payload];
+    let mut out = Vec::new();
+    if udp {
+        ip.udp(5353, 53).write(&mut out, &body).unwrap();
+        return out;
+    }
+    let mut t = ip.tcp(40000, 443, 1, 1024);
+    for f in flags.chars() {
+        t = match f {
+            'S' => t.syn(),
+            'A' => t.ack(1),
+            'R' => t.rst(),
+            'P' => t.psh(),
+            _ => t,
+        };
+    }
+    t.write(&mut out, &body).unwrap();
+    out.truncate(96); // span ports capture headers only
+    out
+}
+
+fn decoding(c: &mut Criterion) {
+    let cases = [
+        ("syn", frame(false, false, "S", 0, false)),
+        ("rst", frame(false, false, "RA", 0, false)),
+        ("established", frame(false, false, "PA", 1448, false)),
+        ("udp", frame(false, false, "", 40, true)),
+        ("ipv6-syn", frame(true, false, "S", 0, false)),
+        ("vlan-syn", frame(false, true, "S", 0, false)),
+    ];
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(1));
+    for (name, f) in &cases {
+        g.bench_function(format!("picket/{name}"), |b| {
+            b.iter(|| decode(LinkType::Ethernet, black_box(f), 0))
+        });
+        g.bench_function(format!("etherparse-lax/{name}"), |b| {
+            b.iter(|| LaxSlicedPacket::from_ethernet(black_box(f)).map(|p| p.transport.is_some()))
+        });
+    }
+    g.finish();
+}
+
+fn port_sets(c: &mut Criterion) {
+    let ports: Vec<u16> = (0..1000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 16) as u16)
+        .collect();
+    let mut g = c.benchmark_group("portset");
+    g.throughput(Throughput::Elements(ports.len() as u64));
+    g.bench_function("insert-1000", |b| {
+        b.iter_batched(
+            PortSet::default,
+            |mut s| {
+                for &p in &ports {
+                    s.insert(p);
+                }
+                s.len()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("insert-8-inline", |b| {
+        b.iter_batched(
+            PortSet::default,
+            |mut s| {
+                for &p in &ports[..8] {
+                    s.insert(p);
+                }
+                s.len()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn key(i: u32) -> FlowKey {
+    FlowKey {
+        proto: TCP,
+        src: IpAddr::from((0xcb00_7100u32 | (i & 0xff)).to_be_bytes()),
+        sport: 40000 + (i >> 16) as u16,
+        dst: IpAddr::from((0xc000_0200u32 | (i >> 8 & 0xff)).to_be_bytes()),
+        dport: i as u16,
+    }
+}
+
+fn pending(c: &mut Criterion) {
+    let keys: Vec<FlowKey> = (0..100_000u32).map(key).collect();
+    let mut g = c.benchmark_group("pending");
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    g.bench_function("insert-resolve-100k", |b| {
+        b.iter_batched(
+            || PendingTable::new(5_000_000_000, 1 << 20),
+            |mut t| {
+                for (i, k) in keys.iter().enumerate() {
+                    t.probe(*k, i as i64, false, i as i64);
+                }
+                for (i, k) in keys.iter().enumerate() {
+                    black_box(t.resolve(k, i as i64));
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("insert-expire-100k", |b| {
+        b.iter_batched(
+            || PendingTable::new(1000, 1 << 20),
+            |mut t| {
+                for (i, k) in keys.iter().enumerate() {
+                    t.probe(*k, i as i64, false, i as i64);
+                }
+                let mut n = 0;
+                t.sweep(i64::MAX / 2, |_, _| n += 1);
+                n
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn aggregation(c: &mut Criterion) {
+    // A SYN scan: 64 hosts x 1000 ports, half the probes rejected by RST.
+    let mut events = Vec::new();
+    for i in 0..64_000u32 {
+        let k = key(i);
+        let t = i as i64 * 1000;
+        let ev = |kind, k: FlowKey| Event {
+            ts: t,
+            clock: t,
+            kind,
+            proto: TCP,
+            src: k.src,
+            dst: k.dst,
+            sport: k.sport,
+            dport: k.dport,
+        };
+        events.push(ev(picket::event::Kind::Syn, k));
+        if i % 2 == 0 {
+            events.push(ev(picket::event::Kind::Rst, k.reversed()));
+        }
+    }
+    let mut g = c.benchmark_group("aggregate");
+    g.throughput(Throughput::Elements(events.len() as u64));
+    g.bench_function("syn-scan-events", |b| {
+        b.iter_batched(
+            || Aggregator::new(0, Router::new(1), Detection::default(), &Limits::default()),
+            |mut a| {
+                for e in &events {
+                    a.handle(e);
+                }
+                a.finish();
+                a.take_closed().0.len()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decoding, port_sets, pending, aggregation);
+criterion_main!(benches);
