@@ -126,8 +126,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut snaplen = usize::MAX;
         match args.workload {
             Workload::Syn => {
-                if r % 10 >= 7 && recent.answer(r, &mut buf) {
-                } else {
+                // 30% answers (once there is something to answer).
+                let answered = r % 10 >= 7 && recent.answer(r, &mut buf);
+                if !answered {
                     // 8 heavy scanners send half the probes; 5000 light ones the rest.
                     let src = if r & 0x100 == 0 {
                         Ipv4Addr::new(203, 0, 113, (r >> 9) as u8 % 8 + 1)
