@@ -375,3 +375,37 @@ fn help_explains_the_commands() {
         assert!(text.contains(opt), "{opt} missing from replay --help");
     }
 }
+
+/// Random damage to a capture file: never a panic, always an exit code
+/// picket documents.
+#[test]
+fn damaged_captures_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = pcap_bytes(1, false, &scan_capture());
+    let mut x: u64 = 0x1357_9bdf_2468_ace0;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..40 {
+        let mut bytes = whole.clone();
+        for _ in 0..1 + rnd() % 8 {
+            let at = 4 + rnd() as usize % (bytes.len() - 4); // keep the magic
+            bytes[at] = rnd() as u8;
+        }
+        bytes.truncate(bytes.len() - rnd() as usize % 200);
+        let f = write(dir.path(), &format!("bad{i}.pcap"), &bytes);
+        for reader in ["auto", "libpcap"] {
+            let out = picket(&["replay", "-q", "--reader", reader, f.to_str().unwrap()]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("panicked"), "{reader} bad{i}: {err}");
+            assert!(
+                matches!(out.status.code(), Some(0 | 3 | 4)),
+                "{reader} bad{i}: {:?} {err}",
+                out.status
+            );
+        }
+    }
+}
