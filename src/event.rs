@@ -75,6 +75,19 @@ pub struct FlowKey {
     pub dport: u16,
 }
 
+impl Default for FlowKey {
+    fn default() -> Self {
+        let unspecified = IpAddr::from([0, 0, 0, 0]);
+        FlowKey {
+            proto: 0,
+            src: unspecified,
+            sport: 0,
+            dst: unspecified,
+            dport: 0,
+        }
+    }
+}
+
 impl FlowKey {
     /// The same flow seen from the other end.
     pub fn reversed(&self) -> FlowKey {

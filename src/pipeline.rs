@@ -221,11 +221,7 @@ fn aggregate(
     };
     for msg in rx {
         match msg {
-            ToShard::Batch(events) => {
-                for ev in &events {
-                    agg.handle(ev);
-                }
-            }
+            ToShard::Batch(events) => agg.handle_batch(&events),
             ToShard::Tick(clock) => {
                 agg.advance(clock);
                 if let Ok(mut b) = board.shards.lock() {

@@ -1,6 +1,7 @@
 //! Aggregate stage: one per shard. Resolves attempts to outcomes and counts
 //! the failed ones per (source, bin); closes bins as the clock passes them.
 
+pub mod flat;
 pub mod pending;
 pub mod portset;
 pub mod sources;
@@ -151,6 +152,32 @@ impl Aggregator {
             self.closed_through = through;
         }
         self.next_close_at = (self.closed_through + 2) * self.det.bin + self.det.answer_timeout + 1;
+    }
+
+    /// Handle a batch of events in order. Each event's pending-table slot
+    /// is prefetched a few events ahead: with millions of attempts pending
+    /// every lookup is a cache miss, and this overlaps them.
+    pub fn handle_batch(&mut self, events: &[Event]) {
+        const AHEAD: usize = 8;
+        for ev in events.iter().take(AHEAD) {
+            self.prefetch(ev);
+        }
+        for (i, ev) in events.iter().enumerate() {
+            if let Some(next) = events.get(i + AHEAD) {
+                self.prefetch(next);
+            }
+            self.handle(ev);
+        }
+    }
+
+    /// Start fetching the pending-table slot `ev` will look up.
+    #[inline]
+    fn prefetch(&self, ev: &Event) {
+        match ev.kind {
+            Kind::Syn | Kind::Stealth | Kind::Unreachable => self.pending.prefetch(&ev.key()),
+            Kind::SynAck | Kind::Rst | Kind::Udp => self.pending.prefetch(&ev.key().reversed()),
+            Kind::EchoRequest => {}
+        }
     }
 
     /// Handle one event (its clock first).

@@ -5,13 +5,12 @@
 //! Sweeps only reclaim memory; they run when the table has doubled since the
 //! last one (amortised O(1) per insert) and before a bin closes.
 
-use ahash::AHashMap;
-
+use super::flat::FlatMap;
 use crate::event::FlowKey;
 use crate::time::Nanos;
 
 /// One pending attempt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Attempt {
     /// Timestamp of its first packet.
     pub first: Nanos,
@@ -32,7 +31,7 @@ pub enum Probe {
 }
 
 pub struct PendingTable {
-    map: AHashMap<FlowKey, Attempt>,
+    map: FlatMap<FlowKey, Attempt>,
     timeout: Nanos,
     cap: usize,
     next_sweep: usize,
@@ -46,7 +45,7 @@ const MIN_SWEEP: usize = 4096;
 impl PendingTable {
     pub fn new(timeout: Nanos, cap: usize) -> Self {
         PendingTable {
-            map: AHashMap::default(),
+            map: FlatMap::new(),
             timeout,
             cap: cap.max(2),
             next_sweep: MIN_SWEEP.min(cap.max(2)),
@@ -73,21 +72,14 @@ impl PendingTable {
     pub fn probe(&mut self, key: FlowKey, ts: Nanos, stealth: bool, clock: Nanos) -> Probe {
         let timeout = self.timeout;
         let fresh = Attempt { first: ts, stealth };
-        match self.map.entry(key) {
-            std::collections::hash_map::Entry::Occupied(mut e) => {
-                if e.get().first + timeout >= clock {
-                    Probe::Retransmission
-                } else {
-                    Probe::ReplacedExpired(std::mem::replace(e.get_mut(), fresh))
-                }
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(fresh);
-                if self.map.len() > self.peak {
-                    self.peak = self.map.len();
-                }
-                Probe::New
-            }
+        let (slot, new) = self.map.get_mut_or_insert(key, fresh);
+        if new {
+            self.peak = self.peak.max(self.map.len());
+            Probe::New
+        } else if slot.first + timeout >= clock {
+            Probe::Retransmission
+        } else {
+            Probe::ReplacedExpired(std::mem::replace(slot, fresh))
         }
     }
 
@@ -97,6 +89,12 @@ impl PendingTable {
     pub fn resolve(&mut self, key: &FlowKey, clock: Nanos) -> Option<Result<Attempt, Attempt>> {
         let a = self.map.remove(key)?;
         Some(if self.live(&a, clock) { Ok(a) } else { Err(a) })
+    }
+
+    /// Start fetching the memory a lookup of `key` will touch.
+    #[inline]
+    pub fn prefetch(&self, key: &FlowKey) {
+        self.map.prefetch(self.map.hash(key));
     }
 
     /// Is the attempt for `key` still live? (Used for stealth attempts,
@@ -141,18 +139,12 @@ impl PendingTable {
             });
             self.evicted += evicted;
         }
-        // Start from a fresh table: erased slots left as tombstones would
-        // make the table grow past its bound instead of reusing them.
-        let len = self.map.len();
-        self.map.shrink_to(len);
         self.next_sweep = (2 * self.map.len()).max(MIN_SWEEP).min(self.cap);
     }
 
     /// Hand over everything (end of input: all still pending are unanswered).
-    pub fn drain(&mut self, mut expired: impl FnMut(FlowKey, Attempt)) {
-        for (k, a) in self.map.drain() {
-            expired(k, a);
-        }
+    pub fn drain(&mut self, expired: impl FnMut(FlowKey, Attempt)) {
+        self.map.drain(expired);
     }
 }
 
