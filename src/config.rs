@@ -92,7 +92,7 @@ pub struct Limits {
 impl Default for Limits {
     /// Caps sized to 7/8 of a power of two, the most a hash table of that
     /// many buckets holds before it doubles: together they keep a spoofed
-    /// flood's resident memory near 300 MiB (measured in BENCHMARKS.md).
+    /// flood's resident memory under 450 MiB (measured in BENCHMARKS.md).
     fn default() -> Self {
         Limits {
             max_sources: 7 << 16,
