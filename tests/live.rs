@@ -313,3 +313,25 @@ fn live_capture_without_privilege_is_refused() {
     assert!(err.starts_with("picket: error: interface lo:"), "{err}");
     assert!(err.contains("CAP_NET_RAW"), "{err}");
 }
+
+#[test]
+fn live_capture_with_a_bad_filter_is_a_usage_error() {
+    root();
+    let lab = Lab::new("c");
+    let out = lab
+        .in_ns(
+            &lab.target,
+            &[
+                env!("CARGO_BIN_EXE_picket"),
+                "live",
+                &lab.veth_target,
+                "--filter",
+                "tcp port (((",
+            ],
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("picket: error: bad BPF filter"), "{err}");
+}
