@@ -127,10 +127,10 @@ fn pending(c: &mut Criterion) {
             || PendingTable::new(5_000_000_000, 1 << 20),
             |mut t| {
                 for (i, k) in keys.iter().enumerate() {
-                    t.probe(*k, i as i64, false, i as i64);
+                    t.probe(*k, t.hash(k), i as i64, false, i as i64);
                 }
                 for (i, k) in keys.iter().enumerate() {
-                    black_box(t.resolve(k, i as i64));
+                    black_box(t.resolve(k, t.hash(k), i as i64));
                 }
             },
             BatchSize::LargeInput,
@@ -141,7 +141,7 @@ fn pending(c: &mut Criterion) {
             || PendingTable::new(1000, 1 << 20),
             |mut t| {
                 for (i, k) in keys.iter().enumerate() {
-                    t.probe(*k, i as i64, false, i as i64);
+                    t.probe(*k, t.hash(k), i as i64, false, i as i64);
                 }
                 let mut n = 0;
                 t.sweep(i64::MAX / 2, |_, _| n += 1);
@@ -180,9 +180,7 @@ fn aggregation(c: &mut Criterion) {
         b.iter_batched(
             || Aggregator::new(0, Router::new(1), Detection::default(), &Limits::default()),
             |mut a| {
-                for e in &events {
-                    a.handle(e);
-                }
+                a.handle_batch(&events);
                 a.finish();
                 a.take_closed().0.len()
             },

@@ -92,15 +92,16 @@ impl<K: Hash + Eq + Copy + Default, V: Copy + Default> FlatMap<K, V> {
         }
     }
 
+    /// The value for `key`, whose [`FlatMap::hash`] is `tag`.
     #[inline]
-    pub fn get(&self, key: &K) -> Option<&V> {
-        let tag = self.hash(key);
+    pub fn get(&self, key: &K, tag: u64) -> Option<&V> {
         self.find(key, tag).map(|i| &self.slots[i].value)
     }
 
+    /// The value for `key` (hash `tag`), inserting `value` if absent; true
+    /// if it was inserted.
     #[inline]
-    pub fn get_mut_or_insert(&mut self, key: K, value: V) -> (&mut V, bool) {
-        let tag = self.hash(&key);
+    pub fn get_mut_or_insert(&mut self, key: K, tag: u64, value: V) -> (&mut V, bool) {
         if let Some(i) = self.find(&key, tag) {
             return (&mut self.slots[i].value, false);
         }
@@ -116,9 +117,9 @@ impl<K: Hash + Eq + Copy + Default, V: Copy + Default> FlatMap<K, V> {
         (&mut self.slots[i].value, true)
     }
 
+    /// Remove `key` (hash `tag`).
     #[inline]
-    pub fn remove(&mut self, key: &K) -> Option<V> {
-        let tag = self.hash(key);
+    pub fn remove(&mut self, key: &K, tag: u64) -> Option<V> {
         let i = self.find(key, tag)?;
         let v = std::mem::take(&mut self.slots[i]).value;
         self.len -= 1;
@@ -219,24 +220,25 @@ mod tests {
             let k = (x % 5000) as u32;
             match x >> 60 {
                 0..=7 => {
-                    let (v, new) = flat.get_mut_or_insert(k, step);
+                    let h = flat.hash(&k);
+                    let (v, new) = flat.get_mut_or_insert(k, h, step);
                     assert_eq!(new, !std_map.contains_key(&k));
                     if !new {
                         *v = step;
                     }
                     std_map.insert(k, step);
                 }
-                8..=13 => assert_eq!(flat.remove(&k), std_map.remove(&k)),
+                8..=13 => assert_eq!(flat.remove(&k, flat.hash(&k)), std_map.remove(&k)),
                 14 => {
                     flat.retain(|k, _| k % 3 != 0);
                     std_map.retain(|k, _| k % 3 != 0);
                 }
-                _ => assert_eq!(flat.get(&k), std_map.get(&k)),
+                _ => assert_eq!(flat.get(&k, flat.hash(&k)), std_map.get(&k)),
             }
             assert_eq!(flat.len(), std_map.len());
         }
         for (k, v) in &std_map {
-            assert_eq!(flat.get(k), Some(v));
+            assert_eq!(flat.get(k, flat.hash(k)), Some(v));
         }
         let mut drained = 0;
         flat.drain(|_, _| drained += 1);

@@ -95,6 +95,8 @@ pub struct Aggregator {
     stats: AggStats,
     delays: Histogram<u64>,
     closed: Vec<SourceSummary>,
+    /// Reused by `handle_batch`: one lookup hash per event.
+    hashes: Vec<u64>,
 }
 
 impl Aggregator {
@@ -113,6 +115,7 @@ impl Aggregator {
             stats: AggStats::default(),
             delays: new_delay_histogram(),
             closed: Vec::new(),
+            hashes: Vec::new(),
         }
     }
 
@@ -156,47 +159,68 @@ impl Aggregator {
 
     /// Handle a batch of events in order. Each event's pending-table slot
     /// is prefetched a few events ahead: with millions of attempts pending
-    /// every lookup is a cache miss, and this overlaps them.
+    /// every lookup is a cache miss, and this overlaps them. Each event's
+    /// lookup is hashed once, here.
     pub fn handle_batch(&mut self, events: &[Event]) {
         const AHEAD: usize = 8;
-        for ev in events.iter().take(AHEAD) {
-            self.prefetch(ev);
+        let mut hashes = std::mem::take(&mut self.hashes);
+        hashes.clear();
+        hashes.extend(events.iter().map(|ev| self.lookup_hash(ev)));
+        for &h in hashes.iter().take(AHEAD) {
+            self.pending.prefetch(h);
         }
         for (i, ev) in events.iter().enumerate() {
-            if let Some(next) = events.get(i + AHEAD) {
-                self.prefetch(next);
+            if let Some(&h) = hashes.get(i + AHEAD) {
+                self.pending.prefetch(h);
             }
-            self.handle(ev);
+            self.handle_hashed(ev, hashes[i]);
+        }
+        self.hashes = hashes;
+    }
+
+    /// The pending-table key `ev` looks up first: its own tuple for a
+    /// probe or a quoted attempt, the reverse for an answer.
+    #[inline]
+    fn lookup_key(ev: &Event) -> FlowKey {
+        match ev.kind {
+            Kind::SynAck | Kind::Rst | Kind::Udp => ev.key().reversed(),
+            _ => ev.key(),
         }
     }
 
-    /// Start fetching the pending-table slot `ev` will look up.
     #[inline]
-    fn prefetch(&self, ev: &Event) {
+    fn lookup_hash(&self, ev: &Event) -> u64 {
         match ev.kind {
-            Kind::Syn | Kind::Stealth | Kind::Unreachable => self.pending.prefetch(&ev.key()),
-            Kind::SynAck | Kind::Rst | Kind::Udp => self.pending.prefetch(&ev.key().reversed()),
-            Kind::EchoRequest => {}
+            Kind::EchoRequest => 0,
+            _ => self.pending.hash(&Self::lookup_key(ev)),
         }
     }
 
     /// Handle one event (its clock first).
     #[inline]
     pub fn handle(&mut self, ev: &Event) {
+        let h = self.lookup_hash(ev);
+        self.handle_hashed(ev, h);
+    }
+
+    /// Handle one event whose lookup key hashes to `h`.
+    #[inline]
+    fn handle_hashed(&mut self, ev: &Event, h: u64) {
         self.advance(ev.clock);
         self.stats.events += 1;
         match ev.kind {
-            Kind::Syn => self.probe(ev, false),
-            Kind::Stealth => self.probe(ev, true),
-            Kind::SynAck => self.answer(&ev.key().reversed(), ev.ts, false),
-            Kind::Rst => self.answer(&ev.key().reversed(), ev.ts, true),
-            Kind::Unreachable => self.answer(&ev.key(), ev.ts, true),
-            Kind::Udp => self.udp(ev),
+            Kind::Syn => self.probe(ev, h, false),
+            Kind::Stealth => self.probe(ev, h, true),
+            Kind::SynAck => self.answer(&ev.key().reversed(), h, ev.ts, false),
+            Kind::Rst => self.answer(&ev.key().reversed(), h, ev.ts, true),
+            Kind::Unreachable => self.answer(&ev.key(), h, ev.ts, true),
+            Kind::Udp => self.udp(ev, h),
             Kind::EchoRequest => self.stats.echo_requests += 1,
         }
     }
 
-    fn probe(&mut self, ev: &Event, stealth: bool) {
+    /// A probe `ev` whose own tuple hashes to `h`.
+    fn probe(&mut self, ev: &Event, h: u64, stealth: bool) {
         if ev.dport == 0 {
             self.stats.port_zero += 1;
             return;
@@ -210,7 +234,7 @@ impl Aggregator {
             return;
         }
         let key = ev.key();
-        match self.pending.probe(key, ev.ts, stealth, self.clock) {
+        match self.pending.probe(key, h, ev.ts, stealth, self.clock) {
             Probe::New => {}
             Probe::Retransmission => {
                 self.stats.retransmissions += 1;
@@ -228,13 +252,14 @@ impl Aggregator {
         }
     }
 
-    /// An answer for the attempt `key` arrived at `ts`: a rejection (RST,
-    /// ICMP unreachable) or an acceptance (SYN-ACK, UDP reply).
-    fn answer(&mut self, key: &FlowKey, ts: Nanos, rejects: bool) {
-        if !rejects && self.pending.peek(key).is_some_and(|a| a.stealth) {
+    /// An answer for the attempt `key` (hash `h`) arrived at `ts`: a
+    /// rejection (RST, ICMP unreachable) or an acceptance (SYN-ACK, UDP
+    /// reply).
+    fn answer(&mut self, key: &FlowKey, h: u64, ts: Nanos, rejects: bool) {
+        if !rejects && self.pending.peek(key, h).is_some_and(|a| a.stealth) {
             return; // nothing answers a stealth probe
         }
-        match self.pending.resolve(key, self.clock) {
+        match self.pending.resolve(key, h, self.clock) {
             None => {}
             Some(Err(expired)) => self.fail(key, expired, false),
             Some(Ok(a)) if rejects => self.fail(key, a, true),
@@ -246,12 +271,15 @@ impl Aggregator {
         }
     }
 
-    fn udp(&mut self, ev: &Event) {
+    /// A datagram: maybe the answer to the reverse attempt (hash `h`), maybe
+    /// a new attempt of its own.
+    fn udp(&mut self, ev: &Event, h: u64) {
         let key = ev.key();
-        self.answer(&key.reversed(), ev.ts, false);
+        self.answer(&key.reversed(), h, ev.ts, false);
         let fresh = self.flows.datagram(key, ev.ts, self.clock);
         if fresh && self.router.shard_of(&ev.src) == self.me {
-            self.probe(ev, false);
+            let own = self.pending.hash(&key);
+            self.probe(ev, own, false);
         }
     }
 

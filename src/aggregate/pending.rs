@@ -67,12 +67,19 @@ impl PendingTable {
         a.first + self.timeout >= clock
     }
 
-    /// Register a probe for `key` seen at `ts` with the sensor at `clock`.
+    /// The hash every lookup of `key` takes (computed once per event).
     #[inline]
-    pub fn probe(&mut self, key: FlowKey, ts: Nanos, stealth: bool, clock: Nanos) -> Probe {
+    pub fn hash(&self, key: &FlowKey) -> u64 {
+        self.map.hash(key)
+    }
+
+    /// Register a probe for `key` (hash `h`) seen at `ts` with the sensor at
+    /// `clock`.
+    #[inline]
+    pub fn probe(&mut self, key: FlowKey, h: u64, ts: Nanos, stealth: bool, clock: Nanos) -> Probe {
         let timeout = self.timeout;
         let fresh = Attempt { first: ts, stealth };
-        let (slot, new) = self.map.get_mut_or_insert(key, fresh);
+        let (slot, new) = self.map.get_mut_or_insert(key, h, fresh);
         if new {
             self.peak = self.peak.max(self.map.len());
             Probe::New
@@ -83,25 +90,30 @@ impl PendingTable {
         }
     }
 
-    /// Remove the attempt for `key`. `Ok` if it was still live at `clock`
-    /// (the answer counts), `Err` if it had already expired.
+    /// Remove the attempt for `key` (hash `h`). `Ok` if it was still live
+    /// at `clock` (the answer counts), `Err` if it had already expired.
     #[inline]
-    pub fn resolve(&mut self, key: &FlowKey, clock: Nanos) -> Option<Result<Attempt, Attempt>> {
-        let a = self.map.remove(key)?;
+    pub fn resolve(
+        &mut self,
+        key: &FlowKey,
+        h: u64,
+        clock: Nanos,
+    ) -> Option<Result<Attempt, Attempt>> {
+        let a = self.map.remove(key, h)?;
         Some(if self.live(&a, clock) { Ok(a) } else { Err(a) })
     }
 
-    /// Start fetching the memory a lookup of `key` will touch.
+    /// Start fetching the memory a lookup with hash `h` will touch.
     #[inline]
-    pub fn prefetch(&self, key: &FlowKey) {
-        self.map.prefetch(self.map.hash(key));
+    pub fn prefetch(&self, h: u64) {
+        self.map.prefetch(h);
     }
 
     /// Is the attempt for `key` still live? (Used for stealth attempts,
     /// which a SYN-ACK must not resolve.)
     #[inline]
-    pub fn peek(&self, key: &FlowKey) -> Option<&Attempt> {
-        self.map.get(key)
+    pub fn peek(&self, key: &FlowKey, h: u64) -> Option<&Attempt> {
+        self.map.get(key, h)
     }
 
     /// True when the table has grown enough that a sweep is due.
@@ -166,37 +178,45 @@ mod tests {
     #[test]
     fn retransmission_until_deadline_then_new_attempt() {
         let mut t = PendingTable::new(5, 100);
-        assert_eq!(t.probe(key(1), 10, false, 10), Probe::New);
-        assert_eq!(t.probe(key(1), 15, false, 15), Probe::Retransmission);
+        let h = t.hash(&key(1));
+        assert_eq!(t.probe(key(1), h, 10, false, 10), Probe::New);
+        assert_eq!(t.probe(key(1), h, 15, false, 15), Probe::Retransmission);
         assert_eq!(
-            t.probe(key(1), 16, false, 16),
+            t.probe(key(1), h, 16, false, 16),
             Probe::ReplacedExpired(Attempt {
                 first: 10,
                 stealth: false
             })
         );
         assert_eq!(
-            t.resolve(&key(1), 21),
+            t.resolve(&key(1), h, 21),
             Some(Ok(Attempt {
                 first: 16,
                 stealth: false
             }))
         );
-        assert_eq!(t.resolve(&key(1), 21), None);
+        assert_eq!(t.resolve(&key(1), h, 21), None);
     }
 
     #[test]
     fn answer_after_deadline_is_expired() {
         let mut t = PendingTable::new(5, 100);
-        t.probe(key(1), 10, false, 10);
-        assert!(matches!(t.resolve(&key(1), 16), Some(Err(_))));
+        let h = t.hash(&key(1));
+        t.probe(key(1), h, 10, false, 10);
+        assert!(matches!(t.resolve(&key(1), h, 16), Some(Err(_))));
     }
 
     #[test]
     fn sweep_expires_and_caps_by_evicting_the_oldest() {
         let mut t = PendingTable::new(5, 10);
         for p in 0..10 {
-            t.probe(key(p), p as Nanos * 100, false, p as Nanos * 100);
+            t.probe(
+                key(p),
+                t.hash(&key(p)),
+                p as Nanos * 100,
+                false,
+                p as Nanos * 100,
+            );
         }
         let mut out = Vec::new();
         // At clock 904 only the last attempt (first = 900) is live.
@@ -208,7 +228,7 @@ mod tests {
 
         let mut t = PendingTable::new(1_000_000, 10);
         for p in 0..10 {
-            t.probe(key(p), p as Nanos, false, p as Nanos);
+            t.probe(key(p), t.hash(&key(p)), p as Nanos, false, p as Nanos);
         }
         let mut out = Vec::new();
         t.sweep(10, |k, _| out.push(k.dport));
