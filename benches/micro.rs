@@ -1,5 +1,6 @@
 //! Micro benchmarks of the hot path, one stage at a time:
-//! decode (picket's decoder beside etherparse's full lax parse),
+//! decode (picket with its fixed-offset fast path, picket's general
+//! etherparse-based path, and etherparse's full lax parse side by side),
 //! port sets, the pending-attempt table, and the aggregator per event.
 //!
 //! `cargo bench --bench micro`; the macro benchmark is benches/macro.sh.
@@ -14,7 +15,7 @@ use picket::aggregate::pending::PendingTable;
 use picket::aggregate::portset::PortSet;
 use picket::aggregate::Aggregator;
 use picket::config::{Detection, Limits};
-use picket::decode::{decode, LinkType};
+use picket::decode::{decode, decode_general, LinkType};
 use picket::event::{Event, FlowKey, TCP};
 use picket::shard::Router;
 
@@ -67,6 +68,9 @@ fn decoding(c: &mut Criterion) {
     for (name, f) in &cases {
         g.bench_function(format!("picket/{name}"), |b| {
             b.iter(|| decode(LinkType::Ethernet, black_box(f), 0))
+        });
+        g.bench_function(format!("picket-general/{name}"), |b| {
+            b.iter(|| decode_general(LinkType::Ethernet, black_box(f), 0))
         });
         g.bench_function(format!("etherparse-lax/{name}"), |b| {
             b.iter(|| LaxSlicedPacket::from_ethernet(black_box(f)).map(|p| p.transport.is_some()))

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use picket::decode::{decode, LinkType, Skip};
+use picket::decode::{decode, decode_general, LinkType, Skip};
 use picket::event::{Kind, TCP, UDP};
 
 fn syn_v4() -> Vec<u8> {
@@ -307,10 +307,58 @@ fn random_and_mutated_frames_never_panic() {
         }
         f.truncate(rnd() as usize % (f.len() + 1));
         let link = links[rnd() as usize % links.len()];
-        decoded += decode(link, &f, 0).is_ok() as u32;
+        let got = decode(link, &f, 0);
+        assert_eq!(
+            got,
+            decode_general(link, &f, 0),
+            "fast path differs on {f:02x?}"
+        );
+        decoded += got.is_ok() as u32;
     }
     assert!(
         decoded > 1000,
         "mutated real frames still decode often: {decoded}"
     );
+}
+
+/// The fixed-offset fast path gives exactly the general decoder's answer on
+/// every frame of the real corpus.
+#[test]
+fn fast_path_agrees_with_the_general_decoder_on_the_corpus() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let mut frames = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "pcap") {
+            continue;
+        }
+        let mut cap = pcap::Capture::from_file(&path).unwrap();
+        let link = LinkType::from_dlt(cap.get_datalink().0).unwrap();
+        while let Ok(p) = cap.next_packet() {
+            assert_eq!(
+                decode(link, p.data, 0),
+                decode_general(link, p.data, 0),
+                "{}",
+                path.display()
+            );
+            frames += 1;
+        }
+    }
+    assert!(frames > 30_000, "{frames}");
+}
+
+#[test]
+fn fast_path_handles_padding_and_short_tcp_headers_like_the_reference() {
+    // A 54-byte SYN padded to Ethernet's 60-byte minimum.
+    let mut padded = ether(&syn_v4());
+    padded.extend_from_slice(&[0; 6]);
+    assert_eq!(
+        decode(LinkType::Ethernet, &padded, 0),
+        decode_general(LinkType::Ethernet, &padded, 0)
+    );
+    assert!(decode(LinkType::Ethernet, &padded, 0).is_ok());
+    // A TCP data offset beyond the captured bytes.
+    let mut bad = ether(&syn_v4());
+    bad[14 + 20 + 12] = 0xf0;
+    assert_eq!(decode(LinkType::Ethernet, &bad, 0), Err(Skip::BadTransport));
 }

@@ -4,6 +4,7 @@
 //! etherparse's zero-copy slices, in their lax form so that frames cut short
 //! by a snap length still yield their headers.
 
+pub mod fast;
 pub mod link;
 
 use etherparse::{
@@ -82,6 +83,17 @@ impl Skip {
 /// the capture stage owns the clock.
 #[inline]
 pub fn decode(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, Skip> {
+    if link == LinkType::Ethernet {
+        if let Some(decided) = fast::ethernet_ipv4(frame, ts) {
+            return decided;
+        }
+    }
+    decode_general(link, frame, ts)
+}
+
+/// The general decoder (every link type, etherparse's lax slices): the
+/// reference the fast path is checked against.
+pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, Skip> {
     let ip = link::ip_payload(link, frame)?;
     let (ip, _ext_err) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::BadIp)?;
     let payload = ip.payload();
@@ -138,7 +150,7 @@ pub fn decode(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, Skip> {
 /// Classify TCP by the three flags that matter. Extra flags (FIN, PSH, URG,
 /// ECE, CWR) beside SYN do not change a SYN-only probe.
 #[inline]
-fn tcp_kind(syn: bool, ack: bool, rst: bool) -> Option<Kind> {
+pub(crate) fn tcp_kind(syn: bool, ack: bool, rst: bool) -> Option<Kind> {
     match (syn, ack, rst) {
         (_, _, true) => Some(Kind::Rst),
         (true, false, false) => Some(Kind::Syn),
