@@ -53,6 +53,30 @@ pub struct Event {
 }
 
 impl Event {
+    /// A freshly decoded event: its clock is its own timestamp until the
+    /// capture stage stamps the sensor clock on it.
+    #[inline]
+    pub fn decoded(
+        ts: Nanos,
+        kind: Kind,
+        proto: u8,
+        src: IpAddr,
+        dst: IpAddr,
+        sport: u16,
+        dport: u16,
+    ) -> Event {
+        Event {
+            ts,
+            clock: ts,
+            kind,
+            proto,
+            src,
+            dst,
+            sport,
+            dport,
+        }
+    }
+
     /// The 5-tuple in the packet's own direction.
     pub fn key(&self) -> FlowKey {
         FlowKey {

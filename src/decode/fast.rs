@@ -56,14 +56,5 @@ pub fn ethernet_ipv4(frame: &[u8], ts: Nanos) -> Option<Result<Event, Skip>> {
         17 if l4.len() >= 8 => (Kind::Udp, UDP, ports(l4)),
         _ => return None,
     };
-    Some(Ok(Event {
-        ts,
-        clock: ts,
-        kind,
-        proto,
-        src,
-        dst,
-        sport,
-        dport,
-    }))
+    Some(Ok(Event::decoded(ts, kind, proto, src, dst, sport, dport)))
 }

@@ -102,16 +102,7 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
     }
     let (src, dst) = (ip.source_addr(), ip.destination_addr());
     let bytes = payload.payload;
-    let event = |kind, proto, sport, dport| Event {
-        ts,
-        clock: ts,
-        kind,
-        proto,
-        src,
-        dst,
-        sport,
-        dport,
-    };
+    let event = |kind, proto, sport, dport| Event::decoded(ts, kind, proto, src, dst, sport, dport);
     match payload.ip_number {
         IpNumber::TCP => {
             let tcp = TcpHeaderSlice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
@@ -196,14 +187,13 @@ fn quoted_attempt(quote: &[u8], ts: Nanos) -> Result<Event, Skip> {
         return Err(Skip::BadIcmpQuote);
     }
     let ports = payload.payload.get(..4).ok_or(Skip::BadIcmpQuote)?;
-    Ok(Event {
+    Ok(Event::decoded(
         ts,
-        clock: ts,
-        kind: Kind::Unreachable,
+        Kind::Unreachable,
         proto,
-        src: ip.source_addr(),
-        dst: ip.destination_addr(),
-        sport: u16::from_be_bytes([ports[0], ports[1]]),
-        dport: u16::from_be_bytes([ports[2], ports[3]]),
-    })
+        ip.source_addr(),
+        ip.destination_addr(),
+        u16::from_be_bytes([ports[0], ports[1]]),
+        u16::from_be_bytes([ports[2], ports[3]]),
+    ))
 }
