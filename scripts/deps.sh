@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(libpcap-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
     # Live tests use network namespaces and capture tools.
-    pkgs+=(iproute2 tcpdump nmap masscan tcpreplay util-linux)
+    pkgs+=(iproute2 tcpdump nmap masscan tcpreplay util-linux procps)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
