@@ -10,7 +10,6 @@ use clap::Parser;
 
 use picket::capture::file::FileSet;
 use picket::capture::live::LiveCapture;
-use picket::capture::FrameSource;
 use picket::cli::{Cli, Command, Common};
 use picket::error::{exit, Error};
 use picket::output::RowWriter;
@@ -45,16 +44,20 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Some((_, every)) => settings.stats_every = *every,
         None => settings.progress = true,
     }
-    let (mut source, precision): (Box<dyn FrameSource>, Precision) = match &cli.command {
+    enum Source {
+        Files(FileSet),
+        Live(LiveCapture),
+    }
+    let (mut source, precision) = match &cli.command {
         Command::Replay { files, reader, .. } => {
             let set = FileSet::open(files, *reader)?;
             let p = set.precision();
-            (Box::new(set), p)
+            (Source::Files(set), p)
         }
         Command::Live { iface, .. } => {
             let (opts, _) = live.as_ref().expect("live options");
             let cap = LiveCapture::open(iface, opts, Arc::clone(&stop))?;
-            (Box::new(cap), Precision::Micro)
+            (Source::Live(cap), Precision::Micro)
         }
     };
     let out: Box<dyn Write + Send> = match &common.output {
@@ -66,7 +69,11 @@ fn run(cli: Cli) -> Result<i32, Error> {
         None => Box::new(BufWriter::new(io::stdout())),
     };
     let writer = RowWriter::new(out, common.format, precision);
-    let report = pipeline::run(source.as_mut(), &settings, writer, &stop)?;
+    // One pipeline per source type, so each reader inlines into its loop.
+    let report = match &mut source {
+        Source::Files(s) => pipeline::run(s, &settings, writer, &stop)?,
+        Source::Live(s) => pipeline::run(s, &settings, writer, &stop)?,
+    };
     if !common.quiet {
         eprint!("{}", report.render());
     }

@@ -17,7 +17,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 
 use crate::aggregate::{new_delay_histogram, AggStats, Aggregator, SourceSummary};
-use crate::capture::{FrameSource, Next};
+use crate::capture::{Frame, FrameSource, Pause};
 use crate::config::{Detection, Limits};
 use crate::decode::decode;
 use crate::error::Error;
@@ -83,8 +83,11 @@ struct Board {
 }
 
 /// Run the whole pipeline over `source` until it ends or `stop` is set.
-pub fn run(
-    source: &mut dyn FrameSource,
+///
+/// Generic over the source so that the per-packet read inlines into the
+/// capture loop (a virtual call per packet showed in the span profile).
+pub fn run<S: FrameSource>(
+    source: &mut S,
     settings: &Settings,
     mut writer: RowWriter,
     stop: &AtomicBool,
@@ -243,10 +246,91 @@ fn wall_clock() -> Nanos {
         .unwrap_or(0)
 }
 
+/// Frames the capture loop takes from its source between checks of the
+/// stop flag, progress and periodic statistics.
+const BLOCK: usize = 4096;
+
+/// The capture stage's state: the clock, counters and one open batch per
+/// aggregator.
+struct Capturer<'a> {
+    router: &'a Router,
+    to_shards: &'a [Sender<ToShard>],
+    batch: usize,
+    batches: Vec<Vec<Event>>,
+    st: CaptureStats,
+    clock: Nanos,
+    next_tick: Nanos,
+}
+
+impl Capturer<'_> {
+    /// One frame: count it, move the clock, decode, route. Inlined into the
+    /// reader's loop: this is the per-packet path of a replay.
+    #[inline(always)]
+    fn on_frame(&mut self, f: Frame<'_>) {
+        self.st.packets += 1;
+        self.st.bytes += f.wire_len as u64;
+        if f.ts > self.clock {
+            self.clock = f.ts;
+        } else if f.ts < self.clock {
+            self.st.out_of_order += 1;
+        }
+        match decode(f.link, f.data, f.ts) {
+            Ok(mut ev) => {
+                self.st.events += 1;
+                ev.clock = self.clock;
+                let (a, b) = self.router.route(&ev);
+                self.push(a, ev);
+                if let Some(b) = b {
+                    self.push(b, ev);
+                }
+            }
+            Err(skip) => self.st.skipped[skip as usize] += 1,
+        }
+        if self.clock >= self.next_tick {
+            self.tick(f.ts);
+        }
+    }
+
+    /// Every second of capture time: hand over open batches and tick every
+    /// aggregator with the clock.
+    #[cold]
+    fn tick(&mut self, ts: Nanos) {
+        if self.next_tick == Nanos::MIN {
+            self.st.first_ts = Some(ts);
+        } else {
+            self.flush();
+        }
+        self.next_tick = self.clock.saturating_add(TICK);
+    }
+
+    #[inline]
+    fn push(&mut self, shard: usize, ev: Event) {
+        let b = &mut self.batches[shard];
+        b.push(ev);
+        if b.len() >= self.batch {
+            let full = std::mem::replace(b, Vec::with_capacity(self.batch));
+            let _ = self.to_shards[shard].send(ToShard::Batch(full));
+        }
+    }
+
+    /// Send every open batch, then the clock.
+    fn flush(&mut self) {
+        for (i, b) in self.batches.iter_mut().enumerate() {
+            if !b.is_empty() {
+                let full = std::mem::replace(b, Vec::with_capacity(self.batch));
+                let _ = self.to_shards[i].send(ToShard::Batch(full));
+            }
+            if self.clock != Nanos::MIN {
+                let _ = self.to_shards[i].send(ToShard::Tick(self.clock));
+            }
+        }
+    }
+}
+
 /// Read, decode, stamp the clock, route into batches. Runs on the caller's
 /// thread.
-fn capture_loop(
-    source: &mut dyn FrameSource,
+fn capture_loop<S: FrameSource>(
+    source: &mut S,
     settings: &Settings,
     router: &Router,
     to_shards: &[Sender<ToShard>],
@@ -255,120 +339,63 @@ fn capture_loop(
     started: Instant,
 ) -> CaptureStats {
     let batch = settings.batch.max(1);
-    let mut batches: Vec<Vec<Event>> = (0..to_shards.len())
-        .map(|_| Vec::with_capacity(batch))
-        .collect();
-    let mut st = CaptureStats::default();
-    let mut clock = Nanos::MIN;
-    let mut next_tick = Nanos::MIN;
+    let mut cap = Capturer {
+        router,
+        to_shards,
+        batch,
+        batches: (0..to_shards.len())
+            .map(|_| Vec::with_capacity(batch))
+            .collect(),
+        st: CaptureStats::default(),
+        clock: Nanos::MIN,
+        next_tick: Nanos::MIN,
+    };
     let live = source.is_live();
     let mut next_report = settings.stats_every.map(|d| started + d);
     let progress = settings.progress && std::io::stderr().is_terminal();
     let mut next_progress = started + Duration::from_secs(1);
 
-    let flush = |batches: &mut Vec<Vec<Event>>, clock: Nanos| {
-        for (i, b) in batches.iter_mut().enumerate() {
-            if !b.is_empty() {
-                let full = std::mem::replace(b, Vec::with_capacity(batch));
-                let _ = to_shards[i].send(ToShard::Batch(full));
-            }
-            if clock != Nanos::MIN {
-                let _ = to_shards[i].send(ToShard::Tick(clock));
-            }
-        }
-    };
-
     loop {
-        match source.next_frame() {
-            Next::Frame(f) => {
-                st.packets += 1;
-                st.bytes += f.wire_len as u64;
-                if st.first_ts.is_none() {
-                    st.first_ts = Some(f.ts);
-                }
-                if f.ts > clock {
-                    clock = f.ts;
-                } else if f.ts < clock {
-                    st.out_of_order += 1;
-                }
-                match decode(f.link, f.data, f.ts) {
-                    Ok(mut ev) => {
-                        st.events += 1;
-                        ev.clock = clock;
-                        let (a, b) = router.route(&ev);
-                        push(&mut batches, to_shards, a, ev, batch);
-                        if let Some(b) = b {
-                            push(&mut batches, to_shards, b, ev, batch);
-                        }
-                    }
-                    Err(skip) => st.skipped[skip as usize] += 1,
-                }
-                if clock >= next_tick {
-                    if next_tick != Nanos::MIN {
-                        flush(&mut batches, clock);
-                    }
-                    next_tick = clock.saturating_add(TICK);
-                }
-                if st.packets & 0xffff == 0 {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let now = Instant::now();
-                    if progress && now >= next_progress {
-                        next_progress = now + Duration::from_secs(1);
-                        let el = now - started;
-                        eprint!(
-                            "\rpicket: {} packets, {} packets/s, {} rows   ",
-                            human(st.packets as f64),
-                            human(st.packets as f64 / el.as_secs_f64()),
-                            board.rows.load(Ordering::Relaxed)
-                        );
-                    }
-                    if next_report.is_some_and(|t| now >= t) {
-                        next_report = settings.stats_every.map(|d| now + d);
-                        periodic(&st, board, source, started);
-                    }
-                }
-            }
-            Next::Idle => {
+        match source.frames(BLOCK, &mut |f| cap.on_frame(f)) {
+            Pause::More => {}
+            Pause::Idle => {
                 if live {
-                    clock = clock.max(wall_clock() - LIVE_ALLOWANCE);
+                    cap.clock = cap.clock.max(wall_clock() - LIVE_ALLOWANCE);
                 }
-                flush(&mut batches, clock);
-                if next_report.is_some_and(|t| Instant::now() >= t) {
-                    next_report = settings.stats_every.map(|d| Instant::now() + d);
-                    periodic(&st, board, source, started);
-                }
+                cap.flush();
             }
-            Next::End => break,
+            Pause::End => break,
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let now = Instant::now();
+        if progress && now >= next_progress {
+            next_progress = now + Duration::from_secs(1);
+            let el = now - started;
+            eprint!(
+                "\rpicket: {} packets, {} packets/s, {} rows   ",
+                human(cap.st.packets as f64),
+                human(cap.st.packets as f64 / el.as_secs_f64()),
+                board.rows.load(Ordering::Relaxed)
+            );
+        }
+        if next_report.is_some_and(|t| now >= t) {
+            next_report = settings.stats_every.map(|d| now + d);
+            periodic(&cap.st, board, source, started);
         }
     }
     if progress {
         eprintln!();
     }
-    flush(&mut batches, clock);
-    st.last_clock = (clock != Nanos::MIN).then_some(clock);
+    cap.flush();
+    let mut st = cap.st;
+    st.last_clock = (cap.clock != Nanos::MIN).then_some(cap.clock);
     st
 }
 
-#[inline]
-fn push(
-    batches: &mut [Vec<Event>],
-    to_shards: &[Sender<ToShard>],
-    shard: usize,
-    ev: Event,
-    batch: usize,
-) {
-    let b = &mut batches[shard];
-    b.push(ev);
-    if b.len() >= batch {
-        let full = std::mem::replace(b, Vec::with_capacity(batch));
-        let _ = to_shards[shard].send(ToShard::Batch(full));
-    }
-}
-
 /// One line of statistics during a long live run.
-fn periodic(st: &CaptureStats, board: &Board, source: &mut dyn FrameSource, started: Instant) {
+fn periodic<S: FrameSource>(st: &CaptureStats, board: &Board, source: &mut S, started: Instant) {
     let mut a = AggStats::default();
     if let Ok(shards) = board.shards.lock() {
         for s in shards.iter() {

@@ -10,7 +10,7 @@ use std::os::fd::{IntoRawFd, RawFd};
 use pcap::{Capture, Offline};
 
 use super::mapped::MappedPcap;
-use super::{header_nanos, link_type, Frame, FrameSource, Next};
+use super::{header_nanos, link_type, Frame, FrameSource, Next, Pause};
 use crate::decode::LinkType;
 use crate::error::Error;
 use crate::time::{Nanos, Precision};
@@ -288,6 +288,7 @@ fn warn_damaged(msg: &str) {
 }
 
 impl FrameSource for FileSet {
+    #[inline]
     fn next_frame(&mut self) -> Next<'_> {
         if self.files.len() == 1 {
             let (files, damaged) = (&mut self.files, &mut self.damaged);
@@ -309,6 +310,41 @@ impl FrameSource for FileSet {
                 }
             };
         }
+        self.next_merged()
+    }
+
+    #[inline]
+    fn frames<F: FnMut(Frame<'_>)>(&mut self, max: usize, sink: &mut F) -> Pause {
+        if let [r] = &mut self.files[..] {
+            if let (Body::Mapped(m), false) = (&mut r.file.body, r.done) {
+                return match m.frames(max, sink) {
+                    Ok(true) => Pause::More,
+                    Ok(false) => {
+                        r.done = true;
+                        Pause::End
+                    }
+                    Err(msg) => {
+                        r.done = true;
+                        self.damaged += 1;
+                        warn_damaged(&format!("{}: {msg}", r.file.name));
+                        Pause::End
+                    }
+                };
+            }
+        }
+        super::one_by_one(self, max, sink)
+    }
+
+    fn damaged(&self) -> usize {
+        self.damaged
+    }
+}
+
+impl FileSet {
+    /// Several files: hand out the earliest head (kept out of line, so the
+    /// one-file case stays small enough to inline into the capture loop).
+    #[inline(never)]
+    fn next_merged(&mut self) -> Next<'_> {
         if let Some(i) = self.consumed.take() {
             self.refill(i);
         }
@@ -333,9 +369,5 @@ impl FrameSource for FileSet {
                 })
             }
         }
-    }
-
-    fn damaged(&self) -> usize {
-        self.damaged
     }
 }

@@ -103,21 +103,6 @@ impl MappedPcap {
         })
     }
 
-    #[inline]
-    fn u32_at(&self, at: usize) -> u32 {
-        let b = [
-            self.map[at],
-            self.map[at + 1],
-            self.map[at + 2],
-            self.map[at + 3],
-        ];
-        if self.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
-    }
-
     #[cold]
     fn release_read_pages(&mut self) {
         // Whole steps only: offsets stay page-aligned. Nothing borrows
@@ -133,13 +118,10 @@ impl MappedPcap {
         self.released += len;
     }
 
-    /// The next record; `Ok(None)` at a clean end, `Err` describing damage.
-    #[inline]
-    pub fn read(&mut self) -> Result<Option<Frame<'_>>, String> {
-        if self.pos - self.released >= RELEASE_STEP {
-            self.release_read_pages();
-        }
-        let at = self.pos;
+    /// The record at byte `at`: `(timestamp, start, end, wire length)`,
+    /// `Ok(None)` at a clean end, `Err` describing damage.
+    #[inline(always)]
+    fn record_at(&self, at: usize) -> Result<Option<(Nanos, usize, usize, u32)>, String> {
         let left = self.map.len() - at;
         if left < RECORD_HEADER {
             return match left {
@@ -149,10 +131,20 @@ impl MappedPcap {
                 )),
             };
         }
-        let secs = self.u32_at(at) as Nanos;
-        let sub = self.u32_at(at + 4) as Nanos;
-        let caplen = self.u32_at(at + 8);
-        let wire_len = self.u32_at(at + 12);
+        // One 16-byte load for the whole record header.
+        let h: [u8; RECORD_HEADER] = self.map[at..at + RECORD_HEADER]
+            .try_into()
+            .expect("16 bytes");
+        let word = |i: usize| {
+            let w = u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+            if self.big_endian {
+                w.swap_bytes()
+            } else {
+                w
+            }
+        };
+        let (secs, sub) = (word(0) as Nanos, word(4) as Nanos);
+        let (caplen, wire_len) = (word(8), word(12));
         if caplen > self.snaplen {
             return Err(format!(
                 "record at byte {at} claims {caplen} captured bytes, more than the snap length of {}",
@@ -167,12 +159,57 @@ impl MappedPcap {
                 self.map.len() - start
             ));
         }
+        Ok(Some((
+            secs * NANOS_PER_SEC + sub * self.unit,
+            start,
+            end,
+            wire_len,
+        )))
+    }
+
+    /// The next record; `Ok(None)` at a clean end, `Err` describing damage.
+    #[inline]
+    pub fn read(&mut self) -> Result<Option<Frame<'_>>, String> {
+        if self.pos - self.released >= RELEASE_STEP {
+            self.release_read_pages();
+        }
+        let Some((ts, start, end, wire_len)) = self.record_at(self.pos)? else {
+            return Ok(None);
+        };
         self.pos = end;
         Ok(Some(Frame {
-            ts: secs * NANOS_PER_SEC + sub * self.unit,
+            ts,
             link: self.link,
             data: &self.map[start..end],
             wire_len,
         }))
+    }
+
+    /// Hand up to `max` records to `sink`: the replay hot loop, with each
+    /// record's fields passed straight on rather than through a returned
+    /// frame. `Ok(true)` if records may remain, `Ok(false)` at a clean end.
+    #[inline]
+    pub fn frames<F: FnMut(Frame<'_>)>(
+        &mut self,
+        max: usize,
+        sink: &mut F,
+    ) -> Result<bool, String> {
+        if self.pos - self.released >= RELEASE_STEP {
+            self.release_read_pages();
+        }
+        let link = self.link;
+        for _ in 0..max {
+            let Some((ts, start, end, wire_len)) = self.record_at(self.pos)? else {
+                return Ok(false);
+            };
+            self.pos = end;
+            sink(Frame {
+                ts,
+                link,
+                data: &self.map[start..end],
+                wire_len,
+            });
+        }
+        Ok(true)
     }
 }

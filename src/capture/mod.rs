@@ -29,9 +29,31 @@ pub enum Next<'a> {
     End,
 }
 
+/// Why [`FrameSource::frames`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pause {
+    /// It handed out as many frames as asked; there may be more.
+    More,
+    /// Nothing arrived within the read timeout (live capture only).
+    Idle,
+    /// End of input.
+    End,
+}
+
 /// Anything that yields frames: the pipeline is written against this.
 pub trait FrameSource {
     fn next_frame(&mut self) -> Next<'_>;
+
+    /// Hand up to `max` frames to `sink`, in order. The capture loop reads
+    /// this way so that a reader can pass each frame on from its own loop
+    /// (the memory-mapped reader does); by default it calls `next_frame`.
+    #[inline]
+    fn frames<F: FnMut(Frame<'_>)>(&mut self, max: usize, sink: &mut F) -> Pause
+    where
+        Self: Sized,
+    {
+        one_by_one(self, max, sink)
+    }
 
     /// Live sources follow the wall clock when the link is quiet.
     fn is_live(&self) -> bool {
@@ -48,6 +70,23 @@ pub trait FrameSource {
     fn damaged(&self) -> usize {
         0
     }
+}
+
+/// [`FrameSource::frames`] by repeated `next_frame` calls.
+#[inline]
+pub fn one_by_one<S: FrameSource, F: FnMut(Frame<'_>)>(
+    src: &mut S,
+    max: usize,
+    sink: &mut F,
+) -> Pause {
+    for _ in 0..max {
+        match src.next_frame() {
+            Next::Frame(f) => sink(f),
+            Next::Idle => return Pause::Idle,
+            Next::End => return Pause::End,
+        }
+    }
+    Pause::More
 }
 
 /// Timestamp of a pcap record header whose sub-second field counts
