@@ -1,6 +1,7 @@
 //! Aggregate stage: one per shard. Resolves attempts to outcomes and counts
 //! the failed ones per (source, bin); closes bins as the clock passes them.
 
+pub mod destset;
 pub mod flat;
 pub mod pending;
 pub mod portset;

@@ -2,8 +2,9 @@
 
 use std::net::IpAddr;
 
-use ahash::{AHashMap, AHashSet};
+use ahash::AHashMap;
 
+use super::destset::DestSet;
 use super::portset::PortSet;
 use crate::event::UDP;
 use crate::time::Nanos;
@@ -14,59 +15,6 @@ pub struct Failure {
     pub rejected: bool,
     pub proto: u8,
     pub stealth: bool,
-}
-
-/// Distinct destination addresses, inline while few.
-#[derive(Clone, Debug)]
-enum DestSet {
-    Inline { len: u8, addrs: [IpAddr; 4] },
-    Hashed(AHashSet<IpAddr>),
-}
-
-impl DestSet {
-    fn new(first: IpAddr) -> Self {
-        DestSet::Inline {
-            len: 1,
-            addrs: [first; 4],
-        }
-    }
-
-    /// Insert unless `cap` distinct addresses are already held; false if
-    /// the address was dropped for that reason.
-    #[inline]
-    fn insert(&mut self, addr: IpAddr, cap: usize) -> bool {
-        match self {
-            DestSet::Inline { len, addrs } => {
-                let n = *len as usize;
-                if addrs[..n].contains(&addr) {
-                    return true;
-                }
-                if n < addrs.len() {
-                    addrs[n] = addr;
-                    *len += 1;
-                } else {
-                    let mut set: AHashSet<IpAddr> = addrs.iter().copied().collect();
-                    set.insert(addr);
-                    *self = DestSet::Hashed(set);
-                }
-                true
-            }
-            DestSet::Hashed(set) => {
-                if set.len() >= cap {
-                    return set.contains(&addr);
-                }
-                set.insert(addr);
-                true
-            }
-        }
-    }
-
-    fn len(&self) -> u32 {
-        match self {
-            DestSet::Inline { len, .. } => *len as u32,
-            DestSet::Hashed(set) => set.len() as u32,
-        }
-    }
 }
 
 /// One source's failed attempts in one bin.
