@@ -131,7 +131,7 @@ fn pending(c: &mut Criterion) {
             || PendingTable::new(5_000_000_000, 1 << 20),
             |mut t| {
                 for (i, k) in keys.iter().enumerate() {
-                    t.probe(*k, t.hash(k), i as i64, false, i as i64);
+                    t.probe(*k, t.hash(k), i as i64, false, i as i64, |_, _| {});
                 }
                 for (i, k) in keys.iter().enumerate() {
                     black_box(t.resolve(k, t.hash(k), i as i64));
@@ -145,10 +145,10 @@ fn pending(c: &mut Criterion) {
             || PendingTable::new(1000, 1 << 20),
             |mut t| {
                 for (i, k) in keys.iter().enumerate() {
-                    t.probe(*k, t.hash(k), i as i64, false, i as i64);
+                    t.probe(*k, t.hash(k), i as i64, false, i as i64, |_, _| {});
                 }
                 let mut n = 0;
-                t.sweep(i64::MAX / 2, |_, _| n += 1);
+                t.expire(i64::MAX / 2, |_, _| n += 1);
                 n
             },
             BatchSize::LargeInput,

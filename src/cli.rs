@@ -137,7 +137,7 @@ pub struct Common {
     /// Cap on tracked (source, bin) entries; beyond it the lightest half is evicted.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_sources)]
     pub max_sources: usize,
-    /// Cap on attempts awaiting an answer; beyond it the oldest half times out early.
+    /// Cap on attempts awaiting an answer; beyond it the oldest is counted unanswered early.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_pending)]
     pub max_pending: usize,
     /// Cap on remembered UDP flows.

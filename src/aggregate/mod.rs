@@ -2,7 +2,6 @@
 //! the failed ones per (source, bin); closes bins as the clock passes them.
 
 pub mod destset;
-pub mod flat;
 pub mod pending;
 pub mod portset;
 pub mod sources;
@@ -139,9 +138,21 @@ impl Aggregator {
             return;
         }
         self.clock = clock;
+        if self.pending.expiry_due(clock) {
+            self.expire_pending();
+        }
         if clock >= self.next_close_at {
             self.close_bins();
         }
+    }
+
+    /// Count the attempts whose deadline passed as unanswered.
+    fn expire_pending(&mut self) {
+        let (bins, stats) = (&mut self.bins, &mut self.stats);
+        let (bin_len, closed) = (self.det.bin, self.closed_through);
+        self.pending.expire(self.clock, |k, a| {
+            record_failure(bins, stats, bin_len, closed, &k, a, false)
+        });
     }
 
     #[cold]
@@ -235,7 +246,13 @@ impl Aggregator {
             return;
         }
         let key = ev.key();
-        match self.pending.probe(key, h, ev.ts, stealth, self.clock) {
+        let (bins, stats) = (&mut self.bins, &mut self.stats);
+        let (bin_len, closed) = (self.det.bin, self.closed_through);
+        let evicted = |k: FlowKey, a| record_failure(bins, stats, bin_len, closed, &k, a, false);
+        match self
+            .pending
+            .probe(key, h, ev.ts, stealth, self.clock, evicted)
+        {
             Probe::New => {}
             Probe::Retransmission => {
                 self.stats.retransmissions += 1;
@@ -248,9 +265,6 @@ impl Aggregator {
             _ => self.stats.attempts_udp += 1,
         }
         self.stats.stealth_probes += stealth as u64;
-        if self.pending.sweep_due() {
-            self.sweep_pending();
-        }
     }
 
     /// An answer for the attempt `key` (hash `h`) arrived at `ts`: a

@@ -1,11 +1,21 @@
 //! Attempts waiting for an answer, keyed by the initiator's 5-tuple.
 //!
-//! Expiry is lazy and exact: every lookup checks the attempt's deadline
-//! against the clock, so an outcome never depends on when a sweep ran.
-//! Sweeps only reclaim memory; they run when the table has doubled since the
-//! last one (amortised O(1) per insert) and before a bin closes.
+//! Two parts:
+//! - a **ring** of attempts in the order they arrived, which is the order
+//!   their deadlines fall due (capture time only moves forward), so expiry
+//!   pops the head, reading memory in sequence, and a full ring gives up
+//!   its oldest attempt first;
+//! - an **index**: open addressing over 8-byte slots (a 32-bit hash tag and
+//!   the attempt's ring position), so a lookup touches one small slot, and
+//!   the ring entry only when the tag matches. At most half full, so runs
+//!   stay short.
+//!
+//! Expiry is exact: every lookup checks the attempt's deadline against the
+//! clock, so an outcome never depends on when the head was popped. Popping
+//! only reclaims room. Input whose timestamps run backwards can leave an
+//! expired attempt behind a live head; [`PendingTable::sweep`], which runs
+//! before a bin closes, then walks the whole ring.
 
-use super::flat::FlatMap;
 use crate::event::FlowKey;
 use crate::time::Nanos;
 
@@ -30,63 +40,299 @@ pub enum Probe {
     ReplacedExpired(Attempt),
 }
 
+/// An attempt in the ring. `live` is cleared when it is answered or
+/// replaced; the slot is reclaimed when the head passes it.
+#[derive(Clone, Copy, Default)]
+struct Entry {
+    key: FlowKey,
+    first: Nanos,
+    tag: u32,
+    stealth: bool,
+    live: bool,
+}
+
+/// An index slot: `tag` 0 is empty.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    tag: u32,
+    pos: u32,
+}
+
 pub struct PendingTable {
-    map: FlatMap<FlowKey, Attempt>,
+    ring: Vec<Entry>,
+    /// Ring position of the oldest entry, and entries from there (live or
+    /// not) up to the newest.
+    head: usize,
+    count: usize,
+    index: Vec<Slot>,
+    mask: usize,
+    live: usize,
     timeout: Nanos,
     cap: usize,
-    next_sweep: usize,
-    /// Attempts forced out early because the table was full.
+    /// `first` of the newest entry, to notice timestamps running backwards.
+    newest_first: Nanos,
+    /// Some entry arrived older than the one before it: the ring is not in
+    /// deadline order until it has emptied.
+    disordered: bool,
+    hasher: ahash::RandomState,
+    /// Attempts forced out early because the ring was full.
     pub evicted: u64,
     pub peak: usize,
 }
 
-const MIN_SWEEP: usize = 4096;
+const MIN_SLOTS: usize = 1024;
 
 impl PendingTable {
+    /// A table for attempts that wait `timeout` for an answer, holding at
+    /// most `cap` of them (the newest, when more arrive).
     pub fn new(timeout: Nanos, cap: usize) -> Self {
+        // Positions are 32-bit.
+        let cap = cap.clamp(2, 1 << 31);
         PendingTable {
-            map: FlatMap::new(),
+            ring: Vec::new(),
+            head: 0,
+            count: 0,
+            index: vec![Slot::default(); MIN_SLOTS],
+            mask: MIN_SLOTS - 1,
+            live: 0,
             timeout,
-            cap: cap.max(2),
-            next_sweep: MIN_SWEEP.min(cap.max(2)),
+            cap,
+            newest_first: Nanos::MIN,
+            disordered: false,
+            hasher: ahash::RandomState::with_seeds(1, 2, 3, 4),
             evicted: 0,
             peak: 0,
         }
     }
 
+    /// Attempts pending.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    #[inline]
-    fn live(&self, a: &Attempt, clock: Nanos) -> bool {
-        a.first + self.timeout >= clock
+        self.live == 0
     }
 
     /// The hash every lookup of `key` takes (computed once per event).
     #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {
-        self.map.hash(key)
+        self.hasher.hash_one(key)
+    }
+
+    /// The index tag of hash `h` (never 0); its low bits pick the home slot.
+    #[inline]
+    fn tag(h: u64) -> u32 {
+        (h >> 32) as u32 | 1
+    }
+
+    #[inline]
+    fn home(&self, tag: u32) -> usize {
+        (tag >> 1) as usize & self.mask
+    }
+
+    /// Start fetching the index slot a lookup with hash `h` will touch.
+    #[inline]
+    pub fn prefetch(&self, h: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let p = self.index.as_ptr().wrapping_add(self.home(Self::tag(h)));
+            // SAFETY: prefetch is a hint; it never faults, and the address
+            // is inside the index.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0)
+            };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = h;
+    }
+
+    /// The index slot holding `key` (hash `h`).
+    #[inline]
+    fn find(&self, key: &FlowKey, h: u64) -> Option<usize> {
+        let tag = Self::tag(h);
+        let mut i = self.home(tag);
+        loop {
+            let s = self.index[i];
+            if s.tag == 0 {
+                return None;
+            }
+            if s.tag == tag && self.ring[s.pos as usize].key == *key {
+                return Some(i);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    #[inline]
+    fn deadline_passed(&self, first: Nanos, clock: Nanos) -> bool {
+        first + self.timeout < clock
     }
 
     /// Register a probe for `key` (hash `h`) seen at `ts` with the sensor at
-    /// `clock`.
+    /// `clock`. An attempt pushed out to make room goes to `evict`.
     #[inline]
-    pub fn probe(&mut self, key: FlowKey, h: u64, ts: Nanos, stealth: bool, clock: Nanos) -> Probe {
-        let timeout = self.timeout;
-        let fresh = Attempt { first: ts, stealth };
-        let (slot, new) = self.map.get_mut_or_insert(key, h, fresh);
-        if new {
-            self.peak = self.peak.max(self.map.len());
-            Probe::New
-        } else if slot.first + timeout >= clock {
-            Probe::Retransmission
+    pub fn probe(
+        &mut self,
+        key: FlowKey,
+        h: u64,
+        ts: Nanos,
+        stealth: bool,
+        clock: Nanos,
+        evict: impl FnMut(FlowKey, Attempt),
+    ) -> Probe {
+        let mut replaced = None;
+        if let Some(i) = self.find(&key, h) {
+            let timeout = self.timeout;
+            let e = &mut self.ring[self.index[i].pos as usize];
+            if e.first + timeout >= clock {
+                return Probe::Retransmission;
+            }
+            // Expired: it fails, and the probe starts a new attempt.
+            e.live = false;
+            replaced = Some(Attempt {
+                first: e.first,
+                stealth: e.stealth,
+            });
+            self.remove_slot(i);
+            self.live -= 1;
+        }
+        if self.count == self.cap {
+            self.pop_oldest(evict);
+        }
+        let tag = Self::tag(h);
+        let pos = self.append(Entry {
+            key,
+            first: ts,
+            tag,
+            stealth,
+            live: true,
+        });
+        self.insert_slot(tag, pos);
+        self.live += 1;
+        self.peak = self.peak.max(self.live);
+        match replaced {
+            Some(old) => Probe::ReplacedExpired(old),
+            None => Probe::New,
+        }
+    }
+
+    /// Put `e` at the ring's tail; its position.
+    #[inline]
+    fn append(&mut self, e: Entry) -> u32 {
+        if e.first < self.newest_first {
+            self.disordered = true;
+        }
+        self.newest_first = e.first;
+        let mut tail = self.head + self.count;
+        if tail >= self.cap {
+            tail -= self.cap;
+        }
+        if tail == self.ring.len() {
+            self.ring.push(e);
         } else {
-            Probe::ReplacedExpired(std::mem::replace(slot, fresh))
+            self.ring[tail] = e;
+        }
+        self.count += 1;
+        tail as u32
+    }
+
+    #[inline]
+    fn insert_slot(&mut self, tag: u32, pos: u32) {
+        if (self.live + 1) * 2 > self.index.len() {
+            self.grow_index();
+        }
+        let mut i = self.home(tag);
+        while self.index[i].tag != 0 {
+            i = (i + 1) & self.mask;
+        }
+        self.index[i] = Slot { tag, pos };
+    }
+
+    #[cold]
+    fn grow_index(&mut self) {
+        let old = std::mem::take(&mut self.index);
+        self.index = vec![Slot::default(); old.len() * 2];
+        self.mask = self.index.len() - 1;
+        for s in old.into_iter().filter(|s| s.tag != 0) {
+            let mut i = self.home(s.tag);
+            while self.index[i].tag != 0 {
+                i = (i + 1) & self.mask;
+            }
+            self.index[i] = s;
+        }
+    }
+
+    /// Empty index slot `i`, pulling later entries of its run back so that
+    /// no lookup stops short (linear probing without tombstones).
+    #[inline]
+    fn remove_slot(&mut self, i: usize) {
+        let mut hole = i;
+        let mut j = (i + 1) & self.mask;
+        loop {
+            let s = self.index[j];
+            if s.tag == 0 {
+                break;
+            }
+            let home = self.home(s.tag);
+            if (j.wrapping_sub(home) & self.mask) >= (j.wrapping_sub(hole) & self.mask) {
+                self.index[hole] = s;
+                hole = j;
+            }
+            j = (j + 1) & self.mask;
+        }
+        self.index[hole] = Slot::default();
+    }
+
+    /// The index slot pointing at ring position `pos` (whose tag is `tag`).
+    #[inline]
+    fn slot_of(&self, tag: u32, pos: usize) -> usize {
+        let mut i = self.home(tag);
+        while self.index[i].pos as usize != pos || self.index[i].tag != tag {
+            i = (i + 1) & self.mask;
+        }
+        i
+    }
+
+    /// Take the live entry at ring position `pos` out of the table.
+    #[inline]
+    fn take(&mut self, pos: usize) -> (FlowKey, Attempt) {
+        let e = &mut self.ring[pos];
+        e.live = false;
+        let (key, tag) = (e.key, e.tag);
+        let a = Attempt {
+            first: e.first,
+            stealth: e.stealth,
+        };
+        let i = self.slot_of(tag, pos);
+        self.remove_slot(i);
+        self.live -= 1;
+        (key, a)
+    }
+
+    /// Drop the ring's head entry; if it was live, hand it to `out`.
+    #[inline]
+    fn pop_head(&mut self) -> Option<(FlowKey, Attempt)> {
+        let pos = self.head;
+        let taken = self.ring[pos].live.then(|| self.take(pos));
+        self.head += 1;
+        if self.head == self.cap {
+            self.head = 0;
+        }
+        self.count -= 1;
+        if self.count == 0 {
+            self.disordered = false;
+        }
+        taken
+    }
+
+    /// Free one ring slot by dropping the oldest entry (counted in
+    /// `evicted` if it was still pending).
+    #[cold]
+    fn pop_oldest(&mut self, mut evict: impl FnMut(FlowKey, Attempt)) {
+        if let Some((k, a)) = self.pop_head() {
+            self.evicted += 1;
+            evict(k, a);
         }
     }
 
@@ -99,64 +345,93 @@ impl PendingTable {
         h: u64,
         clock: Nanos,
     ) -> Option<Result<Attempt, Attempt>> {
-        let a = self.map.remove(key, h)?;
-        Some(if self.live(&a, clock) { Ok(a) } else { Err(a) })
+        let i = self.find(key, h)?;
+        let pos = self.index[i].pos as usize;
+        let e = &mut self.ring[pos];
+        e.live = false;
+        let a = Attempt {
+            first: e.first,
+            stealth: e.stealth,
+        };
+        self.remove_slot(i);
+        self.live -= 1;
+        Some(if self.deadline_passed(a.first, clock) {
+            Err(a)
+        } else {
+            Ok(a)
+        })
     }
 
-    /// Start fetching the memory a lookup with hash `h` will touch.
-    #[inline]
-    pub fn prefetch(&self, h: u64) {
-        self.map.prefetch(h);
-    }
-
-    /// Is the attempt for `key` still live? (Used for stealth attempts,
+    /// The attempt for `key`, if pending. (Used for stealth attempts,
     /// which a SYN-ACK must not resolve.)
     #[inline]
-    pub fn peek(&self, key: &FlowKey, h: u64) -> Option<&Attempt> {
-        self.map.get(key, h)
+    pub fn peek(&self, key: &FlowKey, h: u64) -> Option<Attempt> {
+        let i = self.find(key, h)?;
+        let e = &self.ring[self.index[i].pos as usize];
+        Some(Attempt {
+            first: e.first,
+            stealth: e.stealth,
+        })
     }
 
-    /// True when the table has grown enough that a sweep is due.
+    /// True when the oldest entry's deadline has passed at `clock`: time
+    /// to [`PendingTable::expire`].
     #[inline]
-    pub fn sweep_due(&self) -> bool {
-        self.map.len() >= self.next_sweep
+    pub fn expiry_due(&self, clock: Nanos) -> bool {
+        self.count > 0 && self.deadline_passed(self.ring[self.head].first, clock)
     }
 
-    /// Hand every attempt expired at `clock` to `expired`, then, if the
-    /// table is still over 3/8 of its cap, the oldest attempts too (counted
-    /// in `evicted`): under a flood the effective timeout shrinks rather
-    /// than memory growing. (Under half, so freed slots are reused in place.)
-    pub fn sweep(&mut self, clock: Nanos, mut expired: impl FnMut(FlowKey, Attempt)) {
-        let timeout = self.timeout;
-        self.map.retain(|k, a| {
-            let live = a.first + timeout >= clock;
-            if !live {
-                expired(*k, *a);
+    /// Pop entries from the head while they are answered or expired at
+    /// `clock`, handing the expired ones to `expired`.
+    pub fn expire(&mut self, clock: Nanos, mut expired: impl FnMut(FlowKey, Attempt)) {
+        const AHEAD: usize = 8;
+        while self.count > 0 {
+            let head = &self.ring[self.head];
+            if head.live && !self.deadline_passed(head.first, clock) {
+                break;
             }
-            live
-        });
-        let keep = self.cap * 3 / 8;
-        if self.map.len() > keep {
-            let mut firsts: Vec<Nanos> = self.map.values().map(|a| a.first).collect();
-            let cut = firsts.len() - keep;
-            let (_, &mut cutoff, _) = firsts.select_nth_unstable(cut - 1);
-            let mut evicted = 0;
-            self.map.retain(|k, a| {
-                let keep = a.first > cutoff;
-                if !keep {
-                    expired(*k, *a);
-                    evicted += 1;
+            // The index slots of entries about to expire: misses, overlapped.
+            if self.count > AHEAD {
+                let mut ahead = self.head + AHEAD;
+                if ahead >= self.cap {
+                    ahead -= self.cap;
                 }
-                keep
-            });
-            self.evicted += evicted;
+                self.prefetch(u64::from(self.ring[ahead].tag) << 32);
+            }
+            if let Some((k, a)) = self.pop_head() {
+                expired(k, a);
+            }
         }
-        self.next_sweep = (2 * self.map.len()).max(MIN_SWEEP).min(self.cap);
+    }
+
+    /// Hand every attempt expired at `clock` to `expired` (before a bin
+    /// closes: none of its attempts may stay pending). In deadline order
+    /// that is the head; otherwise the whole ring is walked.
+    pub fn sweep(&mut self, clock: Nanos, mut expired: impl FnMut(FlowKey, Attempt)) {
+        self.expire(clock, &mut expired);
+        if !self.disordered {
+            return;
+        }
+        for k in 0..self.count {
+            let mut pos = self.head + k;
+            if pos >= self.cap {
+                pos -= self.cap;
+            }
+            let e = &self.ring[pos];
+            if e.live && self.deadline_passed(e.first, clock) {
+                let (key, a) = self.take(pos);
+                expired(key, a);
+            }
+        }
     }
 
     /// Hand over everything (end of input: all still pending are unanswered).
-    pub fn drain(&mut self, expired: impl FnMut(FlowKey, Attempt)) {
-        self.map.drain(expired);
+    pub fn drain(&mut self, mut expired: impl FnMut(FlowKey, Attempt)) {
+        while self.count > 0 {
+            if let Some((k, a)) = self.pop_head() {
+                expired(k, a);
+            }
+        }
     }
 }
 
@@ -164,6 +439,7 @@ impl PendingTable {
 mod tests {
     use super::*;
     use crate::event::TCP;
+    use std::collections::HashMap;
 
     fn key(port: u16) -> FlowKey {
         FlowKey {
@@ -175,19 +451,28 @@ mod tests {
         }
     }
 
+    fn probe(t: &mut PendingTable, port: u16, ts: Nanos, clock: Nanos) -> (Probe, Vec<u16>) {
+        let mut out = Vec::new();
+        let p = t.probe(key(port), t.hash(&key(port)), ts, false, clock, |k, _| {
+            out.push(k.dport)
+        });
+        (p, out)
+    }
+
     #[test]
     fn retransmission_until_deadline_then_new_attempt() {
         let mut t = PendingTable::new(5, 100);
         let h = t.hash(&key(1));
-        assert_eq!(t.probe(key(1), h, 10, false, 10), Probe::New);
-        assert_eq!(t.probe(key(1), h, 15, false, 15), Probe::Retransmission);
+        assert_eq!(probe(&mut t, 1, 10, 10).0, Probe::New);
+        assert_eq!(probe(&mut t, 1, 15, 15).0, Probe::Retransmission);
         assert_eq!(
-            t.probe(key(1), h, 16, false, 16),
+            probe(&mut t, 1, 16, 16).0,
             Probe::ReplacedExpired(Attempt {
                 first: 10,
                 stealth: false
             })
         );
+        assert_eq!(t.len(), 1);
         assert_eq!(
             t.resolve(&key(1), h, 21),
             Some(Ok(Attempt {
@@ -196,44 +481,139 @@ mod tests {
             }))
         );
         assert_eq!(t.resolve(&key(1), h, 21), None);
+        assert!(t.is_empty());
     }
 
     #[test]
     fn answer_after_deadline_is_expired() {
         let mut t = PendingTable::new(5, 100);
         let h = t.hash(&key(1));
-        t.probe(key(1), h, 10, false, 10);
+        probe(&mut t, 1, 10, 10);
         assert!(matches!(t.resolve(&key(1), h, 16), Some(Err(_))));
     }
 
     #[test]
-    fn sweep_expires_and_caps_by_evicting_the_oldest() {
-        let mut t = PendingTable::new(5, 10);
-        for p in 0..10 {
-            t.probe(
-                key(p),
-                t.hash(&key(p)),
-                p as Nanos * 100,
-                false,
-                p as Nanos * 100,
+    fn expiry_pops_the_oldest_and_skips_answered_ones() {
+        let mut t = PendingTable::new(5, 100);
+        for p in 0..10u16 {
+            probe(&mut t, p, p as Nanos * 100, p as Nanos * 100);
+        }
+        t.resolve(&key(3), t.hash(&key(3)), 300);
+        let mut out = Vec::new();
+        // At clock 806, attempts up to first = 800 have expired.
+        assert!(t.expiry_due(806));
+        t.expire(806, |k, _| out.push(k.dport));
+        assert_eq!(out, vec![0, 1, 2, 4, 5, 6, 7, 8]);
+        assert_eq!(t.len(), 1);
+        assert!(!t.expiry_due(806));
+    }
+
+    #[test]
+    fn a_full_ring_gives_up_its_oldest_attempt() {
+        let mut t = PendingTable::new(1_000_000, 4);
+        for p in 0..4u16 {
+            assert_eq!(
+                probe(&mut t, p, p as Nanos, p as Nanos).1,
+                Vec::<u16>::new()
             );
         }
-        let mut out = Vec::new();
-        // At clock 904 only the last attempt (first = 900) is live.
-        t.sweep(904, |k, _| out.push(k.dport));
-        out.sort();
-        assert_eq!(out, (0..9).collect::<Vec<_>>());
-        assert_eq!(t.len(), 1);
-        assert_eq!(t.evicted, 0);
-
-        let mut t = PendingTable::new(1_000_000, 10);
-        for p in 0..10 {
-            t.probe(key(p), t.hash(&key(p)), p as Nanos, false, p as Nanos);
+        assert_eq!(probe(&mut t, 9, 9, 9), (Probe::New, vec![0]));
+        // An answered head is dropped without counting as evicted.
+        t.resolve(&key(1), t.hash(&key(1)), 10);
+        assert_eq!(probe(&mut t, 10, 10, 10), (Probe::New, vec![]));
+        assert_eq!(t.evicted, 1);
+        assert_eq!(t.len(), 4);
+        for p in [2, 3, 9, 10] {
+            assert!(t.peek(&key(p), t.hash(&key(p))).is_some(), "port {p}");
         }
+    }
+
+    #[test]
+    fn sweep_finds_expired_attempts_behind_a_live_head() {
+        let mut t = PendingTable::new(5, 100);
+        probe(&mut t, 1, 100, 100);
+        // Older timestamp, arriving later.
+        probe(&mut t, 2, 50, 100);
         let mut out = Vec::new();
-        t.sweep(10, |k, _| out.push(k.dport));
-        out.sort();
-        assert_eq!(out, vec![0, 1, 2, 3, 4, 5, 6], "all but the newest 3/8 go");
-        assert_eq!(t.evicted, 7);
+        t.expire(60, |k, _| out.push(k.dport));
+        assert!(out.is_empty(), "the head (first 100) is live");
+        t.sweep(60, |k, _| out.push(k.dport));
+        assert_eq!(out, vec![2]);
+        assert_eq!(t.len(), 1);
+    }
+
+    /// Random probes, answers, expiry and eviction against a plain map that
+    /// keeps the same rules.
+    #[test]
+    fn behaves_like_a_map_with_deadlines() {
+        let (timeout, cap) = (1000, 300);
+        let mut t = PendingTable::new(timeout, cap);
+        let mut model: HashMap<u16, (Nanos, u64)> = HashMap::new();
+        let mut seq = 0u64;
+        let mut x: u64 = 88172645463325252;
+        let mut out = Vec::new();
+        for clock in 0..60_000 as Nanos {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let port = (x % 2000) as u16;
+            if t.expiry_due(clock) {
+                t.expire(clock, |k, _| out.push(k.dport));
+            }
+            for p in out.drain(..) {
+                let (first, _) = model.remove(&p).expect("expired one was pending");
+                assert!(first + timeout < clock);
+            }
+            if x >> 62 == 0 {
+                let got = t.resolve(&key(port), t.hash(&key(port)), clock);
+                let want = model.remove(&port).map(|(first, _)| {
+                    let a = Attempt {
+                        first,
+                        stealth: false,
+                    };
+                    if first + timeout < clock {
+                        Err(a)
+                    } else {
+                        Ok(a)
+                    }
+                });
+                assert_eq!(got, want);
+            } else {
+                let (p, evicted) = probe(&mut t, port, clock, clock);
+                for e in evicted {
+                    // The oldest pending attempt.
+                    let oldest = model.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| *k);
+                    assert_eq!(Some(e), oldest);
+                    model.remove(&e);
+                }
+                match model.get(&port) {
+                    Some(&(first, _)) if first + timeout >= clock => {
+                        assert_eq!(p, Probe::Retransmission)
+                    }
+                    Some(&(first, _)) => {
+                        assert_eq!(
+                            p,
+                            Probe::ReplacedExpired(Attempt {
+                                first,
+                                stealth: false
+                            })
+                        );
+                        seq += 1;
+                        model.insert(port, (clock, seq));
+                    }
+                    None => {
+                        assert_eq!(p, Probe::New);
+                        seq += 1;
+                        model.insert(port, (clock, seq));
+                    }
+                }
+            }
+            assert_eq!(t.len(), model.len());
+        }
+        assert!(t.evicted > 0, "the cap was reached");
+        let mut n = 0;
+        t.drain(|_, _| n += 1);
+        assert_eq!(n, model.len());
+        assert!(t.is_empty());
     }
 }
