@@ -84,8 +84,9 @@ pub struct Common {
     /// Aggregator threads (default: the cores available).
     #[arg(short, long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Events per batch handed from capture to an aggregator.
-    #[arg(long, value_name = "N", default_value_t = 512)]
+    /// Events per batch handed from capture to an aggregator (larger
+    /// batches mean fewer thread wake-ups).
+    #[arg(long, value_name = "N", default_value_t = 2048)]
     pub batch: usize,
     /// Pin the capture thread to the first core and each aggregator to the
     /// next ones; worth it when there are more cores than aggregators.

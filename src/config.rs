@@ -74,6 +74,45 @@ pub fn contains(nets: &[IpNet], addr: &IpAddr) -> bool {
     nets.iter().any(|n| n.contains(addr))
 }
 
+/// Networks as (address, mask) integer pairs per family: membership is a
+/// few AND-and-compare steps per network, for the per-probe home check.
+#[derive(Clone, Debug, Default)]
+pub struct NetSet {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+impl NetSet {
+    pub fn new(nets: &[IpNet]) -> Self {
+        let mut set = NetSet::default();
+        for n in nets {
+            match n {
+                IpNet::V4(n) => set
+                    .v4
+                    .push((u32::from(n.network()), u32::from(n.netmask()))),
+                IpNet::V6(n) => set
+                    .v6
+                    .push((u128::from(n.network()), u128::from(n.netmask()))),
+            }
+        }
+        set
+    }
+
+    #[inline]
+    pub fn contains(&self, addr: &IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(a) => {
+                let a = u32::from(*a);
+                self.v4.iter().any(|&(net, mask)| a & mask == net)
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(*a);
+                self.v6.iter().any(|&(net, mask)| a & mask == net)
+            }
+        }
+    }
+}
+
 /// Memory bounds for hostile traffic, for the whole sensor (split evenly
 /// across aggregator threads).
 #[derive(Clone, Debug)]
@@ -112,6 +151,54 @@ impl Limits {
             max_pending: share(self.max_pending),
             max_udp_flows: share(self.max_udp_flows),
             max_dests_per_source: self.max_dests_per_source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn net_set_agrees_with_ipnet() {
+        let mut nets = default_home_networks();
+        nets.push("203.0.113.128/25".parse().unwrap());
+        nets.push("2001:db8:1::/48".parse().unwrap());
+        nets.push("192.0.2.7/32".parse().unwrap());
+        let set = NetSet::new(&nets);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut probes: Vec<IpAddr> = [
+            "10.0.0.1",
+            "11.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "172.32.0.1",
+            "192.168.1.1",
+            "192.0.2.7",
+            "192.0.2.8",
+            "203.0.113.127",
+            "203.0.113.128",
+            "::1",
+            "::2",
+            "fd00::1",
+            "fe80::1",
+            "2001:db8:1::9",
+            "2001:db8:2::9",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            probes.push(IpAddr::from((x as u32).to_be_bytes()));
+            probes.push(IpAddr::from(
+                ((x as u128) << 64 | (x as u128 >> 3)).to_be_bytes(),
+            ));
+        }
+        for a in &probes {
+            assert_eq!(set.contains(a), contains(&nets, a), "{a}");
         }
     }
 }

@@ -50,7 +50,7 @@ impl Default for Settings {
             detection: Detection::default(),
             limits: Limits::default(),
             threads: 1,
-            batch: 512,
+            batch: 2048,
             pin: false,
             stats_every: None,
             progress: false,

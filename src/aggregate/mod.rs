@@ -9,7 +9,7 @@ pub mod udp_flows;
 
 use hdrhistogram::Histogram;
 
-use crate::config::{self, Detection, Limits};
+use crate::config::{Detection, Limits, NetSet};
 use crate::event::{Event, FlowKey, Kind, TCP};
 use crate::shard::Router;
 use crate::time::Nanos;
@@ -84,6 +84,8 @@ pub struct Aggregator {
     me: usize,
     router: Router,
     det: Detection,
+    /// `det.home`, for the per-probe check.
+    home: NetSet,
     clock: Nanos,
     /// Every bin up to this index is closed.
     closed_through: i64,
@@ -111,6 +113,7 @@ impl Aggregator {
             pending: PendingTable::new(det.answer_timeout, shard_limits.max_pending),
             flows: UdpFlows::new(det.answer_timeout, shard_limits.max_udp_flows),
             bins: BinTable::new(shard_limits.max_sources, shard_limits.max_dests_per_source),
+            home: NetSet::new(&det.home),
             det,
             stats: AggStats::default(),
             delays: new_delay_histogram(),
@@ -237,7 +240,7 @@ impl Aggregator {
             self.stats.port_zero += 1;
             return;
         }
-        if config::contains(&self.det.home, &ev.src) {
+        if self.home.contains(&ev.src) {
             self.stats.home_probes += 1;
             return;
         }
