@@ -19,12 +19,17 @@ pub enum DestSet {
         len: u8,
         addrs: [IpAddr; INLINE],
     },
-    Spread {
-        count: u32,
-        /// Keyed by the address's top 24 bits; bit `a & 255` of the map.
-        v4: AHashMap<u32, [u64; 4]>,
-        v6: AHashSet<Ipv6Addr>,
-    },
+    /// Boxed: every (source, bin) entry holds a `DestSet`, most of them
+    /// inline, and the hash tables would triple the entry's size.
+    Spread(Box<Spread>),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Spread {
+    count: u32,
+    /// Keyed by the address's top 24 bits; bit `a & 255` of the map.
+    v4: AHashMap<u32, [u64; 4]>,
+    v6: AHashSet<Ipv6Addr>,
 }
 
 impl DestSet {
@@ -39,7 +44,7 @@ impl DestSet {
     pub fn len(&self) -> u32 {
         match self {
             DestSet::Inline { len, .. } => *len as u32,
-            DestSet::Spread { count, .. } => *count,
+            DestSet::Spread(s) => s.count,
         }
     }
 
@@ -65,18 +70,15 @@ impl DestSet {
                 if n >= cap {
                     return false;
                 }
-                let mut spread = DestSet::Spread {
-                    count: 0,
-                    v4: AHashMap::default(),
-                    v6: AHashSet::default(),
-                };
+                let mut spread = DestSet::Spread(Box::default());
                 for a in addrs.iter() {
                     spread.insert(*a, usize::MAX);
                 }
                 *self = spread;
                 self.insert(addr, cap)
             }
-            DestSet::Spread { count, v4, v6 } => {
+            DestSet::Spread(s) => {
+                let Spread { count, v4, v6 } = &mut **s;
                 let full = *count as usize >= cap;
                 let new = match addr {
                     IpAddr::V4(a) => {

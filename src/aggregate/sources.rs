@@ -246,6 +246,14 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_stays_small() {
+        // Every tracked (source, bin) costs this much under a flood of
+        // spoofed sources: sets that grow live behind a pointer.
+        let size = std::mem::size_of::<((IpAddr, i64), SourceBin)>();
+        assert!(size <= 192, "{size} bytes");
+    }
+
+    #[test]
     fn destination_set_saturates_at_its_cap() {
         let mut t = BinTable::new(10, 8);
         for i in 0..20u8 {
