@@ -10,6 +10,7 @@ pub mod config;
 pub mod decode;
 pub mod error;
 pub mod event;
+pub mod hugepages;
 pub mod merge;
 pub mod output;
 pub mod pipeline;

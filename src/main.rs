@@ -16,6 +16,10 @@ use picket::output::RowWriter;
 use picket::pipeline;
 use picket::time::Precision;
 
+/// Large tables ask for transparent huge pages (see `hugepages`).
+#[global_allocator]
+static ALLOC: picket::hugepages::HugePageHint = picket::hugepages::HugePageHint;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
