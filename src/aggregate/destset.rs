@@ -4,8 +4,10 @@
 //! maps of their /24: a source sweeping a /24 costs one 32-byte block, not
 //! 256 hashed 17-byte `IpAddr`s scattered over a table (the per-address
 //! set was a tenth of the syn benchmark's time, in cache misses). The first
-//! few addresses stay inline; IPv6 addresses, which sweeps rarely walk
-//! densely, go to a plain hash set.
+//! few addresses stay inline, then a single /24's map stays inline too (a
+//! source sweeping one block never leaves its entry); past that, the maps
+//! go to a hash table by /24, and IPv6 addresses, which sweeps rarely walk
+//! densely, to a plain hash set.
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -18,6 +20,14 @@ pub enum DestSet {
     Inline {
         len: u8,
         addrs: [IpAddr; INLINE],
+    },
+    /// IPv4 addresses all in one /24 (one sweep of one block): kept in
+    /// place, so counting them costs no pointer to follow.
+    Block {
+        count: u32,
+        /// The top 24 bits of the addresses.
+        prefix: u32,
+        bits: [u64; 4],
     },
     /// Boxed: every (source, bin) entry holds a `DestSet`, most of them
     /// inline, and the hash tables would triple the entry's size.
@@ -44,6 +54,7 @@ impl DestSet {
     pub fn len(&self) -> u32 {
         match self {
             DestSet::Inline { len, .. } => *len as u32,
+            DestSet::Block { count, .. } => *count,
             DestSet::Spread(s) => s.count,
         }
     }
@@ -70,21 +81,60 @@ impl DestSet {
                 if n >= cap {
                     return false;
                 }
-                let mut spread = DestSet::Spread(Box::default());
+                let prefix = |a: &IpAddr| match a {
+                    IpAddr::V4(a) => Some(u32::from(*a) >> 8),
+                    IpAddr::V6(_) => None,
+                };
+                let one_block = prefix(&addrs[0])
+                    .filter(|p| addrs.iter().chain([&addr]).all(|a| prefix(a) == Some(*p)));
+                let mut grown = match one_block {
+                    Some(prefix) => DestSet::Block {
+                        count: 0,
+                        prefix,
+                        bits: [0; 4],
+                    },
+                    None => DestSet::Spread(Box::default()),
+                };
                 for a in addrs.iter() {
-                    spread.insert(*a, usize::MAX);
+                    grown.insert(*a, usize::MAX);
                 }
-                *self = spread;
+                *self = grown;
                 self.insert(addr, cap)
             }
+            DestSet::Block {
+                count,
+                prefix,
+                bits,
+            } => match addr {
+                IpAddr::V4(a) if u32::from(a) >> 8 == *prefix => {
+                    let (word, bit) = position(u32::from(a));
+                    if bits[word] & bit != 0 {
+                        true
+                    } else if *count as usize >= cap {
+                        false
+                    } else {
+                        bits[word] |= bit;
+                        *count += 1;
+                        true
+                    }
+                }
+                _ => {
+                    let mut spread = Spread {
+                        count: *count,
+                        ..Spread::default()
+                    };
+                    spread.v4.insert(*prefix, *bits);
+                    *self = DestSet::Spread(Box::new(spread));
+                    self.insert(addr, cap)
+                }
+            },
             DestSet::Spread(s) => {
                 let Spread { count, v4, v6 } = &mut **s;
                 let full = *count as usize >= cap;
                 let new = match addr {
                     IpAddr::V4(a) => {
                         let a = u32::from(a);
-                        let bit = 1u64 << (a & 63);
-                        let word = (a as usize >> 6) & 3;
+                        let (word, bit) = position(a);
                         match v4.get_mut(&(a >> 8)) {
                             Some(block) if block[word] & bit != 0 => false,
                             _ if full => return false,
@@ -117,6 +167,12 @@ impl DestSet {
     }
 }
 
+/// Where IPv4 address `a` sits in the 256-bit map of its /24.
+#[inline]
+fn position(a: u32) -> (usize, u64) {
+    ((a as usize >> 6) & 3, 1u64 << (a & 63))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +200,49 @@ mod tests {
                 assert_eq!(d.len() as usize, model.len());
             }
         }
+    }
+
+    #[test]
+    fn one_block_stays_in_place_until_another_address_comes() {
+        let mut d = DestSet::new(IpAddr::from([192, 0, 2, 0]));
+        let mut model = BTreeSet::from([IpAddr::from([192, 0, 2, 0])]);
+        for i in (0..=255u8).rev().chain(0..=255) {
+            let a = IpAddr::from([192, 0, 2, i]);
+            assert!(d.insert(a, usize::MAX));
+            model.insert(a);
+            assert_eq!(d.len() as usize, model.len());
+        }
+        assert!(matches!(d, DestSet::Block { .. }));
+        // Another /24, then IPv6: the block moves into the spread set.
+        for a in [
+            IpAddr::from([192, 0, 3, 1]),
+            "2001:db8::1".parse().unwrap(),
+            IpAddr::from([192, 0, 2, 9]),
+            IpAddr::from([192, 0, 3, 1]),
+        ] {
+            assert!(d.insert(a, usize::MAX));
+            model.insert(a);
+            assert_eq!(d.len() as usize, model.len());
+        }
+        assert!(matches!(d, DestSet::Spread(_)));
+        // An IPv6 address among the first few: never a block.
+        let mut d = DestSet::new(IpAddr::from([192, 0, 2, 0]));
+        for a in ["192.0.2.1", "2001:db8::1", "192.0.2.2", "192.0.2.3"] {
+            d.insert(a.parse().unwrap(), usize::MAX);
+        }
+        assert!(matches!(d, DestSet::Spread(_)));
+        assert_eq!(d.len(), 5);
+    }
+
+    #[test]
+    fn a_block_stops_growing_at_the_cap() {
+        let mut d = DestSet::new(IpAddr::from([192, 0, 2, 0]));
+        for i in 1..=20u8 {
+            assert_eq!(d.insert(IpAddr::from([192, 0, 2, i]), 10), i < 10, "{i}");
+        }
+        assert!(matches!(d, DestSet::Block { .. }));
+        assert_eq!(d.len(), 10);
+        assert!(d.insert(IpAddr::from([192, 0, 2, 5]), 10));
     }
 
     #[test]
