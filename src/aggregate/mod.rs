@@ -177,7 +177,10 @@ impl Aggregator {
     /// every lookup is a cache miss, and this overlaps them. Each event's
     /// lookup is hashed once, here.
     pub fn handle_batch(&mut self, events: &[Event]) {
-        const AHEAD: usize = 8;
+        // Two stages: the index slot 16 events ahead, then (once it has
+        // arrived) the ring entry it points at, 8 ahead.
+        const AHEAD: usize = 16;
+        const AHEAD2: usize = 8;
         let mut hashes = std::mem::take(&mut self.hashes);
         hashes.clear();
         hashes.extend(events.iter().map(|ev| self.lookup_hash(ev)));
@@ -187,6 +190,9 @@ impl Aggregator {
         for (i, ev) in events.iter().enumerate() {
             if let Some(&h) = hashes.get(i + AHEAD) {
                 self.pending.prefetch(h);
+            }
+            if let Some(&h) = hashes.get(i + AHEAD2) {
+                self.pending.prefetch_entry(h);
             }
             self.handle_hashed(ev, hashes[i]);
         }

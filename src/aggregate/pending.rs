@@ -147,6 +147,38 @@ impl PendingTable {
         let _ = h;
     }
 
+    /// Second stage of prefetching, once the index slot for hash `h` has
+    /// arrived: start fetching the ring entry its tag points at (an answer
+    /// compares keys there; a fresh probe usually matches no tag).
+    #[inline]
+    pub fn prefetch_entry(&self, h: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let tag = Self::tag(h);
+            let mut i = self.home(tag);
+            loop {
+                let s = self.index[i];
+                if s.tag == 0 {
+                    return;
+                }
+                if s.tag == tag {
+                    let p = self.ring.as_ptr().wrapping_add(s.pos as usize);
+                    // SAFETY: a hint; the address is inside the ring.
+                    unsafe {
+                        std::arch::x86_64::_mm_prefetch(
+                            p as *const i8,
+                            std::arch::x86_64::_MM_HINT_T0,
+                        )
+                    };
+                    return;
+                }
+                i = (i + 1) & self.mask;
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = h;
+    }
+
     /// The index slot holding `key` (hash `h`).
     #[inline]
     fn find(&self, key: &FlowKey, h: u64) -> Option<usize> {
