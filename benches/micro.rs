@@ -134,7 +134,7 @@ fn pending(c: &mut Criterion) {
                     t.probe(*k, t.hash(k), i as i64, false, i as i64, |_, _| {});
                 }
                 for (i, k) in keys.iter().enumerate() {
-                    black_box(t.resolve(k, t.hash(k), i as i64));
+                    black_box(t.resolve(k, t.hash(k), i as i64, false));
                 }
             },
             BatchSize::LargeInput,

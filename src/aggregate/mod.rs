@@ -280,10 +280,7 @@ impl Aggregator {
     /// rejection (RST, ICMP unreachable) or an acceptance (SYN-ACK, UDP
     /// reply).
     fn answer(&mut self, key: &FlowKey, h: u64, ts: Nanos, rejects: bool) {
-        if !rejects && self.pending.peek(key, h).is_some_and(|a| a.stealth) {
-            return; // nothing answers a stealth probe
-        }
-        match self.pending.resolve(key, h, self.clock) {
+        match self.pending.resolve(key, h, self.clock, !rejects) {
             None => {}
             Some(Err(expired)) => self.fail(key, expired, false),
             Some(Ok(a)) if rejects => self.fail(key, a, true),

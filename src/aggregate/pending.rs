@@ -385,17 +385,23 @@ impl PendingTable {
     }
 
     /// Remove the attempt for `key` (hash `h`). `Ok` if it was still live
-    /// at `clock` (the answer counts), `Err` if it had already expired.
+    /// at `clock` (the answer counts), `Err` if it had already expired. An
+    /// acceptance (`accepting`: SYN-ACK, UDP reply) leaves a stealth
+    /// attempt pending, since nothing legitimately accepts one.
     #[inline]
     pub fn resolve(
         &mut self,
         key: &FlowKey,
         h: u64,
         clock: Nanos,
+        accepting: bool,
     ) -> Option<Result<Attempt, Attempt>> {
         let i = self.find(key, h)?;
         let pos = self.index[i].pos as usize;
         let e = &mut self.ring[pos];
+        if accepting && e.stealth {
+            return None;
+        }
         e.live = false;
         let a = Attempt {
             first: e.first,
@@ -410,8 +416,7 @@ impl PendingTable {
         })
     }
 
-    /// The attempt for `key`, if pending. (Used for stealth attempts,
-    /// which a SYN-ACK must not resolve.)
+    /// The attempt for `key`, if pending.
     #[inline]
     pub fn peek(&self, key: &FlowKey, h: u64) -> Option<Attempt> {
         let i = self.find(key, h)?;
@@ -514,13 +519,25 @@ mod tests {
         );
         assert_eq!(t.len(), 1);
         assert_eq!(
-            t.resolve(&key(1), h, 21),
+            t.resolve(&key(1), h, 21, false),
             Some(Ok(Attempt {
                 first: 16,
                 stealth: false
             }))
         );
-        assert_eq!(t.resolve(&key(1), h, 21), None);
+        assert_eq!(t.resolve(&key(1), h, 21, false), None);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn only_a_rejection_resolves_a_stealth_attempt() {
+        let mut t = PendingTable::new(5, 100);
+        let h = t.hash(&key(1));
+        t.probe(key(1), h, 10, true, 10, |_, _| {});
+        assert_eq!(t.resolve(&key(1), h, 11, true), None);
+        assert_eq!(t.len(), 1);
+        let a = t.resolve(&key(1), h, 12, false);
+        assert_eq!(a.map(|r| r.map(|a| a.stealth)), Some(Ok(true)));
         assert!(t.is_empty());
     }
 
@@ -529,7 +546,7 @@ mod tests {
         let mut t = PendingTable::new(5, 100);
         let h = t.hash(&key(1));
         probe(&mut t, 1, 10, 10);
-        assert!(matches!(t.resolve(&key(1), h, 16), Some(Err(_))));
+        assert!(matches!(t.resolve(&key(1), h, 16, false), Some(Err(_))));
     }
 
     #[test]
@@ -538,7 +555,7 @@ mod tests {
         for p in 0..10u16 {
             probe(&mut t, p, p as Nanos * 100, p as Nanos * 100);
         }
-        t.resolve(&key(3), t.hash(&key(3)), 300);
+        t.resolve(&key(3), t.hash(&key(3)), 300, false);
         let mut out = Vec::new();
         // At clock 806, attempts up to first = 800 have expired.
         assert!(t.expiry_due(806));
@@ -559,7 +576,7 @@ mod tests {
         }
         assert_eq!(probe(&mut t, 9, 9, 9), (Probe::New, vec![0]));
         // An answered head is dropped without counting as evicted.
-        t.resolve(&key(1), t.hash(&key(1)), 10);
+        t.resolve(&key(1), t.hash(&key(1)), 10, false);
         assert_eq!(probe(&mut t, 10, 10, 10), (Probe::New, vec![]));
         assert_eq!(t.evicted, 1);
         assert_eq!(t.len(), 4);
@@ -605,7 +622,7 @@ mod tests {
                 assert!(first + timeout < clock);
             }
             if x >> 62 == 0 {
-                let got = t.resolve(&key(port), t.hash(&key(port)), clock);
+                let got = t.resolve(&key(port), t.hash(&key(port)), clock, false);
                 let want = model.remove(&port).map(|(first, _)| {
                     let a = Attempt {
                         first,
