@@ -135,7 +135,7 @@ pub struct Common {
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub ports_listed: usize,
 
-    /// Cap on tracked (source, bin) entries; beyond it the lightest half is evicted.
+    /// Cap on tracked (source, bin) entries; beyond it the lightest 5/8 are evicted.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_sources)]
     pub max_sources: usize,
     /// Cap on attempts awaiting an answer; beyond it the oldest is counted unanswered early.
@@ -147,6 +147,9 @@ pub struct Common {
     /// Cap on distinct hosts counted per (source, bin); beyond it the count is a lower bound.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_dests_per_source)]
     pub max_hosts_per_source: usize,
+    /// Cap on the memory of all port and host sets, in MiB; beyond it the lightest sources are evicted.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().max_set_bytes >> 20)]
+    pub max_set_mib: usize,
 }
 
 fn seconds(what: &str, s: f64) -> Result<Nanos, Error> {
@@ -197,6 +200,7 @@ impl Common {
                 max_pending: self.max_pending,
                 max_udp_flows: self.max_udp_flows,
                 max_dests_per_source: self.max_hosts_per_source,
+                max_set_bytes: self.max_set_mib.saturating_mul(1 << 20),
             },
             threads,
             batch: self.batch,

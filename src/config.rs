@@ -126,6 +126,9 @@ pub struct Limits {
     /// Distinct destinations remembered per (source, bin); beyond it the
     /// count stops growing and the row says it is a lower bound.
     pub max_dests_per_source: usize,
+    /// Heap bytes of all (source, bin) entries' port and host sets; beyond
+    /// it the lightest sources are evicted.
+    pub max_set_bytes: usize,
 }
 
 impl Default for Limits {
@@ -138,6 +141,7 @@ impl Default for Limits {
             max_pending: 7 << 18,
             max_udp_flows: 7 << 16,
             max_dests_per_source: 1 << 16,
+            max_set_bytes: 128 << 20,
         }
     }
 }
@@ -151,6 +155,7 @@ impl Limits {
             max_pending: share(self.max_pending),
             max_udp_flows: share(self.max_udp_flows),
             max_dests_per_source: self.max_dests_per_source,
+            max_set_bytes: (self.max_set_bytes / shards.max(1)).max(1 << 20),
         }
     }
 }

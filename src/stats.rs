@@ -136,8 +136,8 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "  state          peak sources {}, peak pending {}; evicted: sources {}, pending {}, udp flows {}; saturated host sets {}",
-            a.peak_sources, a.peak_pending, a.sources_evicted, a.pending_evicted, a.udp_flows_evicted, a.dest_sets_saturated
+            "  state          peak sources {}, peak pending {}, peak set memory {:.1} MiB; evicted: sources {}, pending {}, udp flows {}; saturated host sets {}",
+            a.peak_sources, a.peak_pending, a.peak_set_bytes as f64 / (1u64 << 20) as f64, a.sources_evicted, a.pending_evicted, a.udp_flows_evicted, a.dest_sets_saturated
         );
         let _ = writeln!(
             s,

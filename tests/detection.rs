@@ -470,6 +470,39 @@ fn same_rows_whatever_the_threads_and_batch_size() {
 }
 
 #[test]
+fn sources_spreading_probes_over_ports_stay_under_the_set_memory_cap() {
+    // 3000 sources, each 20 probes to ports 3000 apart (20 port chunks of
+    // 128 bytes each), and one real scanner; 1 MiB of set memory per shard.
+    let mut all = Vec::new();
+    let mut t = T0;
+    for i in 0..3000u32 {
+        let b = i.to_be_bytes();
+        let src = format!("198.18.{}.{}", b[2], b[3]);
+        for p in 0..20u16 {
+            t += 1000;
+            all.push((t, tcp(&src, TARGET, 1024, 1 + p * 3000, "S")));
+        }
+        if i % 10 == 0 {
+            all.push((t, tcp(SCANNER, TARGET, 40000, (i / 10) as u16 + 1, "S")));
+        }
+    }
+    let mut s = settings(2);
+    s.limits.max_set_bytes = 2 << 20;
+    let (rows, rep) = run_ip(&all, &s);
+    assert!(
+        rep.agg.peak_set_bytes <= 2 << 20,
+        "{}",
+        rep.agg.peak_set_bytes
+    );
+    assert!(rep.agg.sources_evicted > 0);
+    let scanner = rows
+        .iter()
+        .find(|r| r["SourceIP"] == SCANNER)
+        .expect("the scanner's row");
+    assert_eq!(scanner["UniqueDestPorts"], 300);
+}
+
+#[test]
 fn spoofed_flood_stays_under_the_caps_and_keeps_the_scanner() {
     let mut all = Vec::new();
     let mut t = T0;

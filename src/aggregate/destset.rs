@@ -63,6 +63,20 @@ impl DestSet {
         self.len() == 0
     }
 
+    /// Bytes held on the heap, roughly (for the aggregator's memory
+    /// budget): each hash table slot with its control byte.
+    #[inline]
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            DestSet::Inline { .. } | DestSet::Block { .. } => 0,
+            DestSet::Spread(s) => {
+                std::mem::size_of::<Spread>()
+                    + s.v4.capacity() * (std::mem::size_of::<(u32, [u64; 4])>() + 1)
+                    + s.v6.capacity() * (std::mem::size_of::<Ipv6Addr>() + 1)
+            }
+        }
+    }
+
     /// Insert unless `cap` distinct addresses are already held; false if
     /// the address was new and dropped for that reason.
     #[inline]

@@ -44,6 +44,8 @@ pub struct AggStats {
     pub sources_now: u64,
     pub peak_pending: u64,
     pub peak_sources: u64,
+    /// Peak heap bytes of port and host sets.
+    pub peak_set_bytes: u64,
 }
 
 impl AggStats {
@@ -68,6 +70,7 @@ impl AggStats {
         self.sources_now += o.sources_now;
         self.peak_pending += o.peak_pending;
         self.peak_sources += o.peak_sources;
+        self.peak_set_bytes += o.peak_set_bytes;
     }
 
     pub fn attempts(&self) -> u64 {
@@ -112,7 +115,11 @@ impl Aggregator {
             next_close_at: Nanos::MIN,
             pending: PendingTable::new(det.answer_timeout, shard_limits.max_pending),
             flows: UdpFlows::new(det.answer_timeout, shard_limits.max_udp_flows),
-            bins: BinTable::new(shard_limits.max_sources, shard_limits.max_dests_per_source),
+            bins: BinTable::new(
+                shard_limits.max_sources,
+                shard_limits.max_dests_per_source,
+                shard_limits.max_set_bytes,
+            ),
             home: NetSet::new(&det.home),
             det,
             stats: AggStats::default(),
@@ -360,6 +367,7 @@ impl Aggregator {
         s.sources_now = self.bins.len() as u64;
         s.peak_pending = self.pending.peak as u64;
         s.peak_sources = self.bins.peak as u64;
+        s.peak_set_bytes = self.bins.peak_set_bytes as u64;
         s
     }
 

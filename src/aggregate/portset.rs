@@ -94,6 +94,15 @@ impl PortSet {
         }
     }
 
+    /// Bytes held on the heap (for the aggregator's memory budget).
+    #[inline]
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            PortSet::Inline { .. } => 0,
+            PortSet::Chunked { chunks, .. } => chunks.capacity() * std::mem::size_of::<Chunk>(),
+        }
+    }
+
     pub fn len(&self) -> u32 {
         match self {
             PortSet::Inline { len, .. } => *len as u32,

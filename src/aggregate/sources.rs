@@ -55,7 +55,13 @@ pub struct BinTable {
     entries: AHashMap<(IpAddr, i64), SourceBin>,
     cap: usize,
     max_dests: usize,
-    /// (source, bin) entries dropped to stay under `cap`.
+    /// Heap bytes of all entries' port and destination sets, and its cap:
+    /// without it, sources that each spread a few probes over many port
+    /// chunks or address blocks could hold gigabytes within the entry cap.
+    set_bytes: usize,
+    max_set_bytes: usize,
+    pub peak_set_bytes: usize,
+    /// (source, bin) entries dropped to stay under `cap` or `max_set_bytes`.
     pub evicted: u64,
     /// Entries whose destination set hit `max_dests`.
     pub saturated: u64,
@@ -68,12 +74,15 @@ const KEEP_NUM: usize = 3;
 const KEEP_DEN: usize = 8;
 
 impl BinTable {
-    pub fn new(cap: usize, max_dests: usize) -> Self {
+    pub fn new(cap: usize, max_dests: usize, max_set_bytes: usize) -> Self {
         let cap = cap.max(8);
         BinTable {
             entries: AHashMap::default(),
             cap,
             max_dests: max_dests.max(4),
+            set_bytes: 0,
+            max_set_bytes,
+            peak_set_bytes: 0,
             evicted: 0,
             saturated: 0,
             peak: 0,
@@ -115,11 +124,14 @@ impl BinTable {
             first,
             last: first,
         });
+        let held = e.ports.heap_bytes() + e.dests.heap_bytes();
         e.ports.insert(dport);
         if !e.dests.insert(dst, max_dests) && !e.dests_saturated {
             e.dests_saturated = true;
             self.saturated += 1;
         }
+        // Sets only grow.
+        let grown = e.ports.heap_bytes() + e.dests.heap_bytes() - held;
         // u32 counts: 4 billion failed attempts per source and bin is more
         // than a 5-minute bin can hold at line rate; saturate regardless.
         e.total = e.total.saturating_add(1);
@@ -129,28 +141,56 @@ impl BinTable {
         e.udp = e.udp.saturating_add((f.proto == UDP) as u32);
         e.stealth = e.stealth.saturating_add(f.stealth as u32);
         self.peak = self.peak.max(self.entries.len());
+        if grown > 0 {
+            self.set_bytes += grown;
+            if self.set_bytes > self.max_set_bytes {
+                self.evict_lightest();
+            }
+            self.peak_set_bytes = self.peak_set_bytes.max(self.set_bytes);
+        }
     }
 
-    /// Keep the heaviest 3/8 of the cap (by failed attempts), so the
-    /// heaviest scanners survive a flood of light sources. Amortised O(1)
-    /// per insert: it frees most of the cap.
+    fn set_bytes_of(e: &SourceBin) -> usize {
+        e.ports.heap_bytes() + e.dests.heap_bytes()
+    }
+
+    /// Keep the heaviest entries (by failed attempts) within 3/8 of the
+    /// entry cap and 3/8 of the set memory cap, so the heaviest scanners
+    /// survive a flood of light sources. Amortised O(1) per insert: it frees
+    /// most of what triggered it.
     #[cold]
     fn evict_lightest(&mut self) {
-        let keep = self.cap * KEEP_NUM / KEEP_DEN;
-        let mut totals: Vec<u32> = self.entries.values().map(|e| e.total).collect();
-        let cut = totals.len() - keep;
-        // The `cut`-th lightest total: drop entries below it, and ties with
-        // it only until `cut` entries are gone.
-        let (_, &mut cutoff, _) = totals.select_nth_unstable(cut - 1);
-        let mut to_drop = cut;
         let before = self.entries.len();
-        self.entries.retain(|_, e| {
-            let drop = e.total < cutoff || (e.total == cutoff && to_drop > 0);
-            if drop {
-                to_drop = to_drop.saturating_sub(1);
+        let keep = self.cap * KEEP_NUM / KEEP_DEN;
+        if self.entries.len() > keep {
+            let mut totals: Vec<u32> = self.entries.values().map(|e| e.total).collect();
+            let cut = totals.len() - keep;
+            // The `cut`-th lightest total: drop entries below it, and ties
+            // with it only until `cut` entries are gone.
+            let (_, &mut cutoff, _) = totals.select_nth_unstable(cut - 1);
+            self.drop_lighter(cutoff, cut);
+        }
+        let keep_bytes = self.max_set_bytes * KEEP_NUM / KEEP_DEN;
+        if self.set_bytes > keep_bytes {
+            // Rare (hostile traffic): sort by weight, keep what fits.
+            let mut weights: Vec<(u32, usize)> = self
+                .entries
+                .values()
+                .map(|e| (e.total, Self::set_bytes_of(e)))
+                .collect();
+            weights.sort_unstable_by(|a, b| b.cmp(a));
+            let mut held = 0;
+            let fits = weights
+                .iter()
+                .take_while(|(_, bytes)| {
+                    held += bytes;
+                    held <= keep_bytes
+                })
+                .count();
+            if let Some(&(cutoff, _)) = weights.get(fits) {
+                self.drop_lighter(cutoff, weights.len() - fits);
             }
-            !drop
-        });
+        }
         self.evicted += (before - self.entries.len()) as u64;
         // A fresh table: erased slots left as tombstones would make it grow
         // past its bound instead of being reused.
@@ -158,15 +198,33 @@ impl BinTable {
         self.entries.shrink_to(len);
     }
 
+    /// Drop about `count` entries: every one lighter than `cutoff`, and
+    /// ties with it until `count` are gone.
+    fn drop_lighter(&mut self, cutoff: u32, count: usize) {
+        let mut to_drop = count;
+        let mut freed = 0;
+        self.entries.retain(|_, e| {
+            let drop = e.total < cutoff || (e.total == cutoff && to_drop > 0);
+            if drop {
+                to_drop = to_drop.saturating_sub(1);
+                freed += Self::set_bytes_of(e);
+            }
+            !drop
+        });
+        self.set_bytes -= freed;
+    }
+
     /// Remove every bin up to and including `through`, as summaries.
     pub fn close_through(&mut self, through: i64, out: &mut Vec<SourceSummary>) {
         if !self.entries.keys().any(|(_, bin)| *bin <= through) {
             return;
         }
+        let mut freed = 0;
         self.entries.retain(|&(src, bin), e| {
             if bin > through {
                 return true;
             }
+            freed += Self::set_bytes_of(e);
             out.push(SourceSummary {
                 bin,
                 src,
@@ -182,6 +240,7 @@ impl BinTable {
             });
             false
         });
+        self.set_bytes -= freed;
     }
 }
 
@@ -201,7 +260,7 @@ mod tests {
 
     #[test]
     fn aggregates_ports_hosts_and_times() {
-        let mut t = BinTable::new(100, 100);
+        let mut t = BinTable::new(100, 100, usize::MAX);
         for (i, host) in ["192.0.2.1", "192.0.2.2", "192.0.2.1"].iter().enumerate() {
             t.record(
                 7,
@@ -225,7 +284,7 @@ mod tests {
 
     #[test]
     fn eviction_keeps_the_heaviest_sources() {
-        let mut t = BinTable::new(8, 100);
+        let mut t = BinTable::new(8, 100, usize::MAX);
         let heavy = ip("203.0.113.200");
         for p in 0..50 {
             t.record(0, heavy, ip("192.0.2.1"), p, 1, F);
@@ -246,6 +305,35 @@ mod tests {
     }
 
     #[test]
+    fn set_memory_stays_under_its_cap_and_keeps_the_heaviest() {
+        // Each light source spreads 20 probes over 20 port chunks (2.5 KiB
+        // of chunks each); the cap is 64 KiB.
+        let cap = 64 << 10;
+        let mut t = BinTable::new(1 << 20, 100, cap);
+        let heavy = ip("203.0.113.200");
+        for p in 0..200u16 {
+            t.record(0, heavy, ip("192.0.2.1"), p * 300, 1, F);
+        }
+        for i in 0..2000u32 {
+            let src = IpAddr::from((0xc633_0000 | i).to_be_bytes());
+            for p in 0..20u16 {
+                t.record(0, src, ip("192.0.2.1"), p * 3000 + 1, 1, F);
+            }
+            assert!(t.set_bytes <= cap, "{} bytes", t.set_bytes);
+        }
+        assert!(t.evicted > 1000, "{}", t.evicted);
+        assert!(t.peak_set_bytes <= cap);
+        let mut out = Vec::new();
+        t.close_through(0, &mut out);
+        assert_eq!(t.set_bytes, 0, "closing frees what was counted");
+        let h = out
+            .iter()
+            .find(|s| s.src == heavy)
+            .expect("heavy scanner kept");
+        assert_eq!((h.total, h.ports.len()), (200, 200));
+    }
+
+    #[test]
     fn an_entry_stays_small() {
         // Every tracked (source, bin) costs this much under a flood of
         // spoofed sources: sets that grow live behind a pointer.
@@ -255,7 +343,7 @@ mod tests {
 
     #[test]
     fn destination_set_saturates_at_its_cap() {
-        let mut t = BinTable::new(10, 8);
+        let mut t = BinTable::new(10, 8, usize::MAX);
         for i in 0..20u8 {
             t.record(0, ip("203.0.113.1"), IpAddr::from([192, 0, 2, i]), 80, 1, F);
         }
