@@ -409,3 +409,47 @@ fn damaged_captures_never_panic() {
         }
     }
 }
+
+/// A file large enough for the memory-mapped reader's pager thread: the
+/// same rows and counts as libpcap's reading, and damage at its end still
+/// reported after everything before it.
+#[test]
+fn a_large_paged_file_reads_like_libpcap_and_reports_damage_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("syn.pcap");
+    let gen = Command::new(env!("CARGO_BIN_EXE_picket-gen"))
+        .args(["syn", f.to_str().unwrap(), "--packets", "400000"])
+        .output()
+        .unwrap();
+    assert!(gen.status.success());
+    assert!(
+        std::fs::metadata(&f).unwrap().len() > 24 << 20,
+        "big enough to be paged"
+    );
+    let f = f.to_str().unwrap();
+    let packets = |o: &Output| {
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let line = err
+            .lines()
+            .find(|l| l.trim_start().starts_with("packets"))
+            .unwrap_or("")
+            .to_string();
+        line.split_whitespace().nth(1).unwrap_or("").to_string()
+    };
+    let mapped = picket(&["replay", "--threads", "2", f]);
+    let libpcap = picket(&["replay", "--threads", "2", "--reader", "libpcap", f]);
+    assert_eq!(mapped.status.code(), Some(0));
+    assert_eq!(packets(&mapped), "400000");
+    assert_eq!(packets(&libpcap), "400000");
+    assert!(mapped.stdout.len() > 1000);
+    assert_eq!(mapped.stdout, libpcap.stdout);
+
+    // A record header cut short after the last whole record.
+    let mut bytes = std::fs::read(f).unwrap();
+    bytes.extend_from_slice(&[0; 9]);
+    let damaged = write(dir.path(), "cut.pcap", &bytes);
+    let out = picket(&["replay", "--threads", "2", damaged.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(packets(&out), "400000");
+    assert_eq!(out.stdout, mapped.stdout);
+}

@@ -8,9 +8,11 @@
 //! standard input.
 
 use std::fs::File;
+use std::sync::Arc;
 
-use memmap2::{Advice, Mmap, UncheckedAdvice};
+use memmap2::{Advice, Mmap};
 
+use super::pager::{self, Pager, RELEASE_STEP};
 use super::Frame;
 use crate::decode::LinkType;
 use crate::error::Error;
@@ -21,14 +23,18 @@ const RECORD_HEADER: usize = 16;
 /// Used when a header's snap length is 0 (some writers): libpcap's own
 /// largest snap length.
 const MAX_SNAPLEN: u32 = 262_144;
-/// Hand read pages back to the kernel in steps of this many bytes, so a
-/// replay's resident memory does not grow with the file.
-const RELEASE_STEP: usize = 32 << 20;
+/// Files at least this large get a pager thread (below it, starting one
+/// costs more than it saves).
+const PAGER_MIN: usize = 16 << 20;
 
 pub struct MappedPcap {
-    map: Mmap,
+    map: Arc<Mmap>,
     pos: usize,
-    /// Bytes before this offset were handed back to the kernel.
+    /// Faults pages in ahead and releases them behind; without one, the
+    /// reader releases read pages itself so a replay's resident memory does
+    /// not grow with the file.
+    pager: Option<Pager>,
+    /// Bytes before this offset were handed back to the kernel (no pager).
     released: usize,
     big_endian: bool,
     /// Nanoseconds per unit of the sub-second field.
@@ -88,9 +94,14 @@ impl MappedPcap {
         // The upper bits may carry FCS information; the type is the rest.
         let dlt = (u32_at(20) & 0x03ff_ffff) as i32;
         let link = super::link_type(name, pcap::Linktype(dlt))?;
+        let map = Arc::new(map);
+        let pager = (map.len() >= PAGER_MIN)
+            .then(|| Pager::start(Arc::clone(&map)))
+            .flatten();
         Ok(MappedPcap {
             map,
             pos: FILE_HEADER,
+            pager,
             released: 0,
             big_endian,
             unit: match precision {
@@ -103,19 +114,19 @@ impl MappedPcap {
         })
     }
 
-    #[cold]
-    fn release_read_pages(&mut self) {
-        // Whole steps only: offsets stay page-aligned. Nothing borrows
-        // these bytes any more (a frame lives until the next read), and a
-        // read-only file mapping refills from the file if touched again.
-        let len = (self.pos - self.released) / RELEASE_STEP * RELEASE_STEP;
-        // SAFETY: see above; DONTNEED on a read-only file mapping cannot
-        // change what the mapping reads.
-        let _ = unsafe {
-            self.map
-                .unchecked_advise_range(UncheckedAdvice::DontNeed, self.released, len)
-        };
-        self.released += len;
+    /// After reading: tell the pager, or (without one) hand finished pages
+    /// back in whole steps, so offsets stay page-aligned.
+    #[inline]
+    fn done_up_to_pos(&mut self) {
+        match &self.pager {
+            Some(p) => p.reader_at(self.pos),
+            None if self.pos - self.released >= RELEASE_STEP => {
+                let n = (self.pos - self.released) / RELEASE_STEP * RELEASE_STEP;
+                pager::release(&self.map, self.released, n);
+                self.released += n;
+            }
+            None => {}
+        }
     }
 
     /// The record at byte `at`: `(timestamp, start, end, wire length)`,
@@ -170,9 +181,8 @@ impl MappedPcap {
     /// The next record; `Ok(None)` at a clean end, `Err` describing damage.
     #[inline]
     pub fn read(&mut self) -> Result<Option<Frame<'_>>, String> {
-        if self.pos - self.released >= RELEASE_STEP {
-            self.release_read_pages();
-        }
+        // Nothing borrows the previous record any more.
+        self.done_up_to_pos();
         let Some((ts, start, end, wire_len)) = self.record_at(self.pos)? else {
             return Ok(None);
         };
@@ -194,9 +204,8 @@ impl MappedPcap {
         max: usize,
         sink: &mut F,
     ) -> Result<bool, String> {
-        if self.pos - self.released >= RELEASE_STEP {
-            self.release_read_pages();
-        }
+        // Nothing borrows the records of the previous call any more.
+        self.done_up_to_pos();
         let link = self.link;
         for _ in 0..max {
             let Some((ts, start, end, wire_len)) = self.record_at(self.pos)? else {

@@ -5,6 +5,7 @@ pub mod file;
 pub mod live;
 pub mod mapped;
 pub mod memory;
+pub mod pager;
 
 use crate::decode::LinkType;
 use crate::time::Nanos;
