@@ -17,7 +17,6 @@ use picket::aggregate::Aggregator;
 use picket::config::{Detection, Limits};
 use picket::decode::{decode, decode_general, LinkType};
 use picket::event::{Event, FlowKey, TCP};
-use picket::shard::Router;
 
 fn frame(v6: bool, vlan: bool, flags: &str, payload: usize, udp: bool) -> Vec<u8> {
     let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
@@ -182,7 +181,7 @@ fn aggregation(c: &mut Criterion) {
     g.throughput(Throughput::Elements(events.len() as u64));
     g.bench_function("syn-scan-events", |b| {
         b.iter_batched(
-            || Aggregator::new(0, Router::new(1), Detection::default(), &Limits::default()),
+            || Aggregator::new(1, Detection::default(), &Limits::default()),
             |mut a| {
                 a.handle_batch(&events);
                 a.finish();

@@ -1,9 +1,13 @@
-//! Merge stage: applies the seed rule's thresholds to closed (source, bin)
-//! summaries and releases each bin's rows, sorted, once every aggregator is
-//! past it, so the output never depends on thread timing.
+//! Merge stage: adds up the pieces of each closed (source, bin) that the
+//! aggregators hand over, applies the seed rule's thresholds and releases
+//! each bin's rows, sorted, once every aggregator is past it, so the output
+//! never depends on thread timing.
 
+use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+
+use ahash::AHashMap;
 
 use crate::aggregate::SourceSummary;
 use crate::config::{self, Detection};
@@ -115,7 +119,8 @@ pub struct Merger {
     det: Detection,
     /// Per aggregator: the bin through which it is final.
     final_through: Vec<i64>,
-    waiting: BTreeMap<i64, Vec<Row>>,
+    /// Per bin, per source: the pieces received so far, added together.
+    waiting: BTreeMap<i64, AHashMap<IpAddr, SourceSummary>>,
     pub stats: MergeStats,
 }
 
@@ -138,13 +143,12 @@ impl Merger {
         summaries: Vec<SourceSummary>,
         through: i64,
     ) -> Vec<Row> {
-        for s in &summaries {
-            match evaluate(s, &self.det) {
-                None => self.stats.below_threshold += 1,
-                Some(_) if config::contains(&self.det.allow, &s.src) => {
-                    self.stats.allow_suppressed += 1
+        for s in summaries {
+            match self.waiting.entry(s.bin).or_default().entry(s.src) {
+                Entry::Occupied(mut e) => e.get_mut().absorb(s),
+                Entry::Vacant(e) => {
+                    e.insert(s);
                 }
-                Some(row) => self.waiting.entry(s.bin).or_default().push(row),
             }
         }
         let f = &mut self.final_through[shard];
@@ -159,7 +163,16 @@ impl Merger {
             if *entry.key() > ready {
                 break;
             }
-            let mut rows = entry.remove();
+            let mut rows = Vec::new();
+            for s in entry.remove().into_values() {
+                match evaluate(&s, &self.det) {
+                    None => self.stats.below_threshold += 1,
+                    Some(_) if config::contains(&self.det.allow, &s.src) => {
+                        self.stats.allow_suppressed += 1
+                    }
+                    Some(row) => rows.push(row),
+                }
+            }
             sort_rows(&mut rows);
             self.stats.rows += rows.len() as u64;
             out.extend(rows);

@@ -126,7 +126,6 @@ pub fn run<S: FrameSource>(
             let (tx, rx) = bounded::<ToShard>(64);
             to_shards.push(tx);
             let to_merger = to_merger.clone();
-            let router = router.clone();
             let det = settings.detection.clone();
             let limits = settings.limits.clone();
             let board = Arc::clone(&board);
@@ -137,7 +136,7 @@ pub fn run<S: FrameSource>(
                     .spawn_scoped(scope, move || {
                         pin(shard + 1);
                         aggregate(
-                            Aggregator::new(shard, router, det, &limits),
+                            Aggregator::new(shards, det, &limits),
                             shard,
                             rx,
                             to_merger,
@@ -278,11 +277,8 @@ impl Capturer<'_> {
             Ok(mut ev) => {
                 self.st.events += 1;
                 ev.clock = self.clock;
-                let (a, b) = self.router.route(&ev);
-                self.push(a, ev);
-                if let Some(b) = b {
-                    self.push(b, ev);
-                }
+                let shard = self.router.route(&ev);
+                self.push(shard, ev);
             }
             Err(skip) => self.st.skipped[skip as usize] += 1,
         }

@@ -1,15 +1,17 @@
 //! Shard stage: which aggregator sees which event.
 //!
-//! Sharding is by the initiator's address, so a source's attempts and every
-//! answer to them meet in one aggregator and its rows are final there.
-//! TCP answers travel back to the initiator (their destination), ICMP errors
-//! quote it as their source. A UDP datagram may start an attempt of its
-//! sender or answer one of its receiver, which only flow state can tell, so
-//! it goes to both endpoints' shards; each keeps the same flow state.
+//! Sharding is by the unordered pair of addresses: a probe, every answer to
+//! it (a TCP answer comes back the other way, an ICMP error quotes the
+//! probe) and both directions of a UDP flow meet in one aggregator, which
+//! is all that matching answers to attempts needs. A source's failures are
+//! spread over the aggregators by destination, so one scanner sweeping many
+//! hosts keeps every aggregator busy rather than one; the merger adds the
+//! pieces of a (source, bin) together (each destination's failures are in
+//! one piece, so distinct hosts add up; port sets are joined).
 
 use std::net::IpAddr;
 
-use crate::event::{Event, Kind};
+use crate::event::Event;
 
 #[derive(Clone)]
 pub struct Router {
@@ -21,7 +23,7 @@ impl Router {
     pub fn new(shards: usize) -> Self {
         Router {
             shards: shards.max(1),
-            // Fixed seeds: the same address always lands in the same shard,
+            // Fixed seeds: the same pair always lands in the same shard,
             // run after run.
             hasher: ahash::RandomState::with_seeds(
                 0x7069_636b_6574_0001,
@@ -36,31 +38,21 @@ impl Router {
         self.shards
     }
 
-    /// The shard that owns `addr`'s attempts.
+    /// The shard that owns the traffic between `a` and `b`, either way.
     #[inline]
-    pub fn shard_of(&self, addr: &IpAddr) -> usize {
+    pub fn shard_of_pair(&self, a: &IpAddr, b: &IpAddr) -> usize {
         if self.shards == 1 {
             return 0;
         }
-        let h = self.hasher.hash_one(addr);
+        let pair = if a <= b { (a, b) } else { (b, a) };
+        let h = self.hasher.hash_one(pair);
         ((h as u128 * self.shards as u128) >> 64) as usize
     }
 
-    /// The shard(s) that must see `ev`: a second one only for UDP whose
-    /// endpoints live in different shards.
+    /// The shard that must see `ev`.
     #[inline]
-    pub fn route(&self, ev: &Event) -> (usize, Option<usize>) {
-        match ev.kind {
-            Kind::Syn | Kind::Stealth | Kind::Unreachable | Kind::EchoRequest => {
-                (self.shard_of(&ev.src), None)
-            }
-            Kind::SynAck | Kind::Rst => (self.shard_of(&ev.dst), None),
-            Kind::Udp => {
-                let a = self.shard_of(&ev.src);
-                let b = self.shard_of(&ev.dst);
-                (a, (a != b).then_some(b))
-            }
-        }
+    pub fn route(&self, ev: &Event) -> usize {
+        self.shard_of_pair(&ev.src, &ev.dst)
     }
 }
 
@@ -69,13 +61,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spreads_addresses_and_is_stable() {
+    fn spreads_pairs_both_ways_and_is_stable() {
         let r = Router::new(4);
+        let scanner = IpAddr::from([203, 0, 113, 7]);
         let mut seen = [0usize; 4];
         for i in 0..=255u8 {
-            let a = IpAddr::from([203, 0, 113, i]);
-            let s = r.shard_of(&a);
-            assert_eq!(s, Router::new(4).shard_of(&a));
+            let target = IpAddr::from([192, 0, 2, i]);
+            let s = r.shard_of_pair(&scanner, &target);
+            assert_eq!(s, r.shard_of_pair(&target, &scanner), "either direction");
+            assert_eq!(s, Router::new(4).shard_of_pair(&scanner, &target));
             seen[s] += 1;
         }
         assert!(seen.iter().all(|&n| n > 20), "{seen:?}");

@@ -11,7 +11,6 @@ use hdrhistogram::Histogram;
 
 use crate::config::{Detection, Limits, NetSet};
 use crate::event::{Event, FlowKey, Kind, TCP};
-use crate::shard::Router;
 use crate::time::Nanos;
 use pending::{Attempt, PendingTable, Probe};
 pub use sources::SourceSummary;
@@ -84,8 +83,6 @@ pub fn new_delay_histogram() -> Histogram<u64> {
 }
 
 pub struct Aggregator {
-    me: usize,
-    router: Router,
     det: Detection,
     /// `det.home`, for the per-probe check.
     home: NetSet,
@@ -105,11 +102,10 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    pub fn new(me: usize, router: Router, det: Detection, limits: &Limits) -> Self {
-        let shard_limits = limits.per_shard(router.shards());
+    /// One of `shards` aggregators, each holding its share of `limits`.
+    pub fn new(shards: usize, det: Detection, limits: &Limits) -> Self {
+        let shard_limits = limits.per_shard(shards);
         Aggregator {
-            me,
-            router,
             clock: Nanos::MIN,
             closed_through: i64::MIN,
             next_close_at: Nanos::MIN,
@@ -305,7 +301,7 @@ impl Aggregator {
         let key = ev.key();
         self.answer(&key.reversed(), h, ev.ts, false);
         let fresh = self.flows.datagram(key, ev.ts, self.clock);
-        if fresh && self.router.shard_of(&ev.src) == self.me {
+        if fresh {
             let own = self.pending.hash(&key);
             self.probe(ev, own, false);
         }

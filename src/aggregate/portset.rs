@@ -94,6 +94,53 @@ impl PortSet {
         }
     }
 
+    /// Add every port of `other` (the merger joins the pieces of one
+    /// source's set that different aggregators hold).
+    pub fn union_with(&mut self, other: &PortSet) {
+        match other {
+            PortSet::Inline { len, ports } => {
+                for &p in &ports[..*len as usize] {
+                    self.insert(p);
+                }
+            }
+            PortSet::Chunked {
+                present: theirs,
+                chunks: their_chunks,
+                ..
+            } => {
+                if let PortSet::Inline { .. } = self {
+                    let mine = std::mem::replace(self, other.clone());
+                    self.union_with(&mine);
+                    return;
+                }
+                let PortSet::Chunked {
+                    count,
+                    present,
+                    chunks,
+                } = self
+                else {
+                    unreachable!("inline handled above")
+                };
+                let mut bits = *theirs;
+                for chunk in their_chunks {
+                    let c = bits.trailing_zeros();
+                    bits &= bits - 1;
+                    let bit = 1u64 << c;
+                    let idx = (*present & (bit - 1)).count_ones() as usize;
+                    if *present & bit == 0 {
+                        chunks.insert(idx, *chunk);
+                        *present |= bit;
+                    } else {
+                        for (w, &o) in chunks[idx].iter_mut().zip(chunk) {
+                            *w |= o;
+                        }
+                    }
+                }
+                *count = chunks.iter().flatten().map(|w| w.count_ones()).sum();
+            }
+        }
+    }
+
     /// Bytes held on the heap (for the aggregator's memory budget).
     #[inline]
     pub fn heap_bytes(&self) -> usize {
@@ -183,6 +230,44 @@ mod tests {
 mod chunked_tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn union_agrees_with_a_btreeset() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for (a_n, b_n) in [
+            (0, 0),
+            (3, 5),
+            (10, 10),
+            (14, 1),
+            (40, 3),
+            (2, 300),
+            (500, 700),
+        ] {
+            let (mut a, mut b) = (PortSet::default(), PortSet::default());
+            let mut model = BTreeSet::new();
+            for (set, n) in [(&mut a, a_n), (&mut b, b_n)] {
+                for _ in 0..n {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Clustered low ports and a spread over the whole range.
+                    let p = if x & 1 == 0 {
+                        (x >> 8) as u16 % 200
+                    } else {
+                        (x >> 16) as u16
+                    };
+                    set.insert(p);
+                    model.insert(p);
+                }
+            }
+            a.union_with(&b);
+            assert_eq!(a.len() as usize, model.len(), "{a_n} + {b_n}");
+            assert_eq!(
+                a.smallest(usize::MAX),
+                model.iter().copied().collect::<Vec<_>>()
+            );
+        }
+    }
 
     #[test]
     fn agrees_with_a_btreeset_over_the_whole_port_range() {

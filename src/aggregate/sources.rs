@@ -31,8 +31,9 @@ pub struct SourceBin {
     last: Nanos,
 }
 
-/// What the aggregate stage hands the merger for one (source, bin): final,
-/// since every attempt of a source is aggregated in one shard.
+/// What the aggregate stage hands the merger for one (source, bin): this
+/// aggregator's piece, final for the destinations it owns (the merger adds
+/// the pieces up).
 #[derive(Clone, Debug)]
 pub struct SourceSummary {
     /// Bin index: bin start = `bin * bin_length`.
@@ -48,6 +49,24 @@ pub struct SourceSummary {
     pub rejected: u64,
     pub udp: u64,
     pub stealth: u64,
+}
+
+impl SourceSummary {
+    /// Add the piece of the same (source, bin) that another aggregator
+    /// held: its destinations are its own (sharding is by address pair),
+    /// so distinct hosts add up; ports may overlap and are joined.
+    pub fn absorb(&mut self, o: SourceSummary) {
+        debug_assert_eq!((self.src, self.bin), (o.src, o.bin));
+        self.ports.union_with(&o.ports);
+        self.unique_ips += o.unique_ips;
+        self.ips_saturated |= o.ips_saturated;
+        self.total += o.total;
+        self.first = self.first.min(o.first);
+        self.last = self.last.max(o.last);
+        self.rejected += o.rejected;
+        self.udp += o.udp;
+        self.stealth += o.stealth;
+    }
 }
 
 pub struct BinTable {
