@@ -58,6 +58,8 @@ impl Default for Settings {
     }
 }
 
+/// Messages (batches or ticks) queued to each aggregator.
+const SHARD_QUEUE: usize = 64;
 /// Capture time between ticks to every aggregator.
 const TICK: Nanos = NANOS_PER_SEC;
 /// In live mode the clock may follow the wall clock, less this allowance
@@ -120,12 +122,16 @@ pub fn run<S: FrameSource>(
 
     std::thread::scope(|scope| {
         let (to_merger, merger_rx) = bounded::<Closed>(256);
+        // Emptied batches go back to the capture thread, which fills them
+        // again: no allocation per batch on the hot path.
+        let (recycle, recycled) = bounded::<Vec<Event>>(4 * SHARD_QUEUE);
         let mut to_shards = Vec::with_capacity(shards);
         let mut workers = Vec::with_capacity(shards);
         for shard in 0..shards {
-            let (tx, rx) = bounded::<ToShard>(64);
+            let (tx, rx) = bounded::<ToShard>(SHARD_QUEUE);
             to_shards.push(tx);
             let to_merger = to_merger.clone();
+            let recycle = recycle.clone();
             let det = settings.detection.clone();
             let limits = settings.limits.clone();
             let board = Arc::clone(&board);
@@ -140,6 +146,7 @@ pub fn run<S: FrameSource>(
                             shard,
                             rx,
                             to_merger,
+                            recycle,
                             &board,
                         )
                     })
@@ -172,7 +179,12 @@ pub fn run<S: FrameSource>(
             .expect("spawn merger");
 
         pin(0);
-        let capture = capture_loop(source, settings, &router, &to_shards, stop, &board, started);
+        drop(recycle);
+        let lanes = Lanes {
+            to_shards: &to_shards,
+            recycled,
+        };
+        let capture = capture_loop(source, settings, &router, lanes, stop, &board, started);
         drop(to_shards);
 
         let mut agg = AggStats::default();
@@ -206,6 +218,7 @@ fn aggregate(
     shard: usize,
     rx: Receiver<ToShard>,
     to_merger: Sender<Closed>,
+    recycle: Sender<Vec<Event>>,
     board: &Board,
 ) -> (AggStats, Histogram<u64>) {
     let mut through = agg.closed_through();
@@ -223,7 +236,12 @@ fn aggregate(
     };
     for msg in rx {
         match msg {
-            ToShard::Batch(events) => agg.handle_batch(&events),
+            ToShard::Batch(mut events) => {
+                agg.handle_batch(&events);
+                events.clear();
+                // Full (or the capture thread is gone): let it drop.
+                let _ = recycle.try_send(events);
+            }
             ToShard::Tick(clock) => {
                 agg.advance(clock);
                 if let Ok(mut b) = board.shards.lock() {
@@ -251,9 +269,15 @@ const BLOCK: usize = 4096;
 
 /// The capture stage's state: the clock, counters and one open batch per
 /// aggregator.
+/// Where the capture thread's batches go, and come back from.
+struct Lanes<'a> {
+    to_shards: &'a [Sender<ToShard>],
+    recycled: Receiver<Vec<Event>>,
+}
+
 struct Capturer<'a> {
     router: &'a Router,
-    to_shards: &'a [Sender<ToShard>],
+    lanes: Lanes<'a>,
     batch: usize,
     batches: Vec<Vec<Event>>,
     st: CaptureStats,
@@ -301,23 +325,32 @@ impl Capturer<'_> {
 
     #[inline]
     fn push(&mut self, shard: usize, ev: Event) {
-        let b = &mut self.batches[shard];
-        b.push(ev);
-        if b.len() >= self.batch {
-            let full = std::mem::replace(b, Vec::with_capacity(self.batch));
-            let _ = self.to_shards[shard].send(ToShard::Batch(full));
+        self.batches[shard].push(ev);
+        if self.batches[shard].len() >= self.batch {
+            self.send(shard);
         }
+    }
+
+    /// Hand shard `i` its open batch, and open another (a recycled one if
+    /// an aggregator has given one back).
+    fn send(&mut self, i: usize) {
+        let empty = self
+            .lanes
+            .recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(self.batch));
+        let full = std::mem::replace(&mut self.batches[i], empty);
+        let _ = self.lanes.to_shards[i].send(ToShard::Batch(full));
     }
 
     /// Send every open batch, then the clock.
     fn flush(&mut self) {
-        for (i, b) in self.batches.iter_mut().enumerate() {
-            if !b.is_empty() {
-                let full = std::mem::replace(b, Vec::with_capacity(self.batch));
-                let _ = self.to_shards[i].send(ToShard::Batch(full));
+        for i in 0..self.batches.len() {
+            if !self.batches[i].is_empty() {
+                self.send(i);
             }
             if self.clock != Nanos::MIN {
-                let _ = self.to_shards[i].send(ToShard::Tick(self.clock));
+                let _ = self.lanes.to_shards[i].send(ToShard::Tick(self.clock));
             }
         }
     }
@@ -329,7 +362,7 @@ fn capture_loop<S: FrameSource>(
     source: &mut S,
     settings: &Settings,
     router: &Router,
-    to_shards: &[Sender<ToShard>],
+    lanes: Lanes<'_>,
     stop: &AtomicBool,
     board: &Board,
     started: Instant,
@@ -337,11 +370,11 @@ fn capture_loop<S: FrameSource>(
     let batch = settings.batch.max(1);
     let mut cap = Capturer {
         router,
-        to_shards,
         batch,
-        batches: (0..to_shards.len())
+        batches: (0..lanes.to_shards.len())
             .map(|_| Vec::with_capacity(batch))
             .collect(),
+        lanes,
         st: CaptureStats::default(),
         clock: Nanos::MIN,
         next_tick: Nanos::MIN,
