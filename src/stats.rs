@@ -59,6 +59,16 @@ pub fn human(n: f64) -> String {
     }
 }
 
+/// A byte count in binary units: "512 B", "8.0 KiB", "2.8 MiB".
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / (1u64 << 10) as f64),
+        n => format!("{n} B"),
+    }
+}
+
 impl Report {
     pub fn render(&self) -> String {
         let c = &self.capture;
@@ -136,8 +146,8 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "  state          peak sources {}, peak pending {}, peak set memory {:.1} MiB; evicted: sources {}, pending {}, udp flows {}; saturated host sets {}",
-            a.peak_sources, a.peak_pending, a.peak_set_bytes as f64 / (1u64 << 20) as f64, a.sources_evicted, a.pending_evicted, a.udp_flows_evicted, a.dest_sets_saturated
+            "  state          peak sources {}, peak pending {}, peak set memory {}; evicted: sources {}, pending {}, udp flows {}; saturated host sets {}",
+            a.peak_sources, a.peak_pending, human_bytes(a.peak_set_bytes), a.sources_evicted, a.pending_evicted, a.udp_flows_evicted, a.dest_sets_saturated
         );
         let _ = writeln!(
             s,
@@ -152,5 +162,19 @@ impl Report {
             );
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_read_in_binary_units() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(8192), "8.0 KiB");
+        assert_eq!(human_bytes(3 << 19), "1.5 MiB");
+        assert_eq!(human_bytes(5 << 30), "5.0 GiB");
     }
 }
