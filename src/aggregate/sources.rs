@@ -31,6 +31,49 @@ pub struct SourceBin {
     last: Nanos,
 }
 
+/// A (source, bin)'s only failure so far: 32 bytes where a full
+/// [`SourceBin`] takes 152.
+#[derive(Clone, Copy, Debug)]
+struct OneFailure {
+    dst: IpAddr,
+    first: Nanos,
+    dport: u16,
+    f: Failure,
+}
+
+impl SourceBin {
+    fn new(dst: IpAddr, first: Nanos) -> Self {
+        SourceBin {
+            ports: PortSet::default(),
+            dests: DestSet::new(dst),
+            dests_saturated: false,
+            total: 0,
+            rejected: 0,
+            udp: 0,
+            stealth: 0,
+            first,
+            last: first,
+        }
+    }
+
+    /// Count one failure; true if it made the host set saturate.
+    #[inline]
+    fn add(&mut self, one: &OneFailure, max_dests: usize) -> bool {
+        self.ports.insert(one.dport);
+        let saturates = !self.dests.insert(one.dst, max_dests) && !self.dests_saturated;
+        self.dests_saturated |= saturates;
+        // u32 counts: 4 billion failed attempts per source and bin is more
+        // than a 5-minute bin can hold at line rate; saturate regardless.
+        self.total = self.total.saturating_add(1);
+        self.first = self.first.min(one.first);
+        self.last = self.last.max(one.first);
+        self.rejected = self.rejected.saturating_add(one.f.rejected as u32);
+        self.udp = self.udp.saturating_add((one.f.proto == UDP) as u32);
+        self.stealth = self.stealth.saturating_add(one.f.stealth as u32);
+        saturates
+    }
+}
+
 /// What the aggregate stage hands the merger for one (source, bin): this
 /// aggregator's piece, final for the destinations it owns (the merger adds
 /// the pieces up).
@@ -70,8 +113,14 @@ impl SourceSummary {
 }
 
 pub struct BinTable {
-    /// Keyed by (source, bin); bins close by a scan (once per bin, cold).
+    /// Keyed by (source, bin), from a source's second failure in the bin;
+    /// bins close by a scan (once per bin, cold).
     entries: AHashMap<(IpAddr, i64), SourceBin>,
+    /// (source, bin)s with one failure so far. Under a flood of spoofed
+    /// SYNs that is nearly every source, and a full entry written per
+    /// packet is what made the flood slow; a 64-byte bucket does instead.
+    singles: AHashMap<(IpAddr, i64), OneFailure>,
+    /// Held in `entries` and `singles` together.
     cap: usize,
     max_dests: usize,
     /// Heap bytes of all entries' port and destination sets, and its cap:
@@ -97,6 +146,7 @@ impl BinTable {
         let cap = cap.max(8);
         BinTable {
             entries: AHashMap::default(),
+            singles: AHashMap::default(),
             cap,
             max_dests: max_dests.max(4),
             set_bytes: 0,
@@ -110,11 +160,11 @@ impl BinTable {
 
     /// (source, bin) entries held.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.singles.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Count one failed attempt `src -> dst:dport` that began at `first`.
@@ -128,38 +178,33 @@ impl BinTable {
         first: Nanos,
         f: Failure,
     ) {
-        if self.entries.len() >= self.cap && !self.entries.contains_key(&(src, bin)) {
-            self.evict_lightest();
-        }
-        let max_dests = self.max_dests;
-        let e = self.entries.entry((src, bin)).or_insert_with(|| SourceBin {
-            ports: PortSet::default(),
-            dests: DestSet::new(dst),
-            dests_saturated: false,
-            total: 0,
-            rejected: 0,
-            udp: 0,
-            stealth: 0,
+        let one = OneFailure {
+            dst,
             first,
-            last: first,
-        });
-        let held = e.ports.heap_bytes() + e.dests.heap_bytes();
-        e.ports.insert(dport);
-        if !e.dests.insert(dst, max_dests) && !e.dests_saturated {
-            e.dests_saturated = true;
-            self.saturated += 1;
-        }
-        // Sets only grow.
-        let grown = e.ports.heap_bytes() + e.dests.heap_bytes() - held;
-        // u32 counts: 4 billion failed attempts per source and bin is more
-        // than a 5-minute bin can hold at line rate; saturate regardless.
-        e.total = e.total.saturating_add(1);
-        e.first = e.first.min(first);
-        e.last = e.last.max(first);
-        e.rejected = e.rejected.saturating_add(f.rejected as u32);
-        e.udp = e.udp.saturating_add((f.proto == UDP) as u32);
-        e.stealth = e.stealth.saturating_add(f.stealth as u32);
-        self.peak = self.peak.max(self.entries.len());
+            dport,
+            f,
+        };
+        let key = (src, bin);
+        let grown = if let Some(e) = self.entries.get_mut(&key) {
+            let held = Self::set_bytes_of(e);
+            self.saturated += e.add(&one, self.max_dests) as u64;
+            // Sets only grow.
+            Self::set_bytes_of(e) - held
+        } else if let Some(earlier) = self.singles.remove(&key) {
+            let mut e = SourceBin::new(earlier.dst, earlier.first);
+            e.add(&earlier, self.max_dests);
+            self.saturated += e.add(&one, self.max_dests) as u64;
+            let grown = Self::set_bytes_of(&e);
+            self.entries.insert(key, e);
+            grown
+        } else {
+            if self.len() >= self.cap {
+                self.evict_lightest();
+            }
+            self.singles.insert(key, one);
+            self.peak = self.peak.max(self.len());
+            0
+        };
         if grown > 0 {
             self.set_bytes += grown;
             if self.set_bytes > self.max_set_bytes {
@@ -179,15 +224,30 @@ impl BinTable {
     /// most of what triggered it.
     #[cold]
     fn evict_lightest(&mut self) {
-        let before = self.entries.len();
+        let before = self.len();
         let keep = self.cap * KEEP_NUM / KEEP_DEN;
-        if self.entries.len() > keep {
-            let mut totals: Vec<u32> = self.entries.values().map(|e| e.total).collect();
-            let cut = totals.len() - keep;
-            // The `cut`-th lightest total: drop entries below it, and ties
-            // with it only until `cut` entries are gone.
-            let (_, &mut cutoff, _) = totals.select_nth_unstable(cut - 1);
-            self.drop_lighter(cutoff, cut);
+        if self.len() > keep {
+            let cut = self.len() - keep;
+            if cut <= self.singles.len() {
+                // The usual case under a flood: single failures are the
+                // lightest; drop `cut` of them.
+                let mut to_drop = cut;
+                self.singles.retain(|_, _| {
+                    if to_drop == 0 {
+                        return true;
+                    }
+                    to_drop -= 1;
+                    false
+                });
+            } else {
+                let cut = cut - self.singles.len();
+                self.singles.clear();
+                let mut totals: Vec<u32> = self.entries.values().map(|e| e.total).collect();
+                // The `cut`-th lightest total: drop entries below it, and
+                // ties with it only until `cut` entries are gone.
+                let (_, &mut cutoff, _) = totals.select_nth_unstable(cut - 1);
+                self.drop_lighter(cutoff, cut);
+            }
         }
         let keep_bytes = self.max_set_bytes * KEEP_NUM / KEEP_DEN;
         if self.set_bytes > keep_bytes {
@@ -210,11 +270,12 @@ impl BinTable {
                 self.drop_lighter(cutoff, weights.len() - fits);
             }
         }
-        self.evicted += (before - self.entries.len()) as u64;
-        // A fresh table: erased slots left as tombstones would make it grow
-        // past its bound instead of being reused.
-        let len = self.entries.len();
-        self.entries.shrink_to(len);
+        self.evicted += (before - self.len()) as u64;
+        // Fresh tables: erased slots left as tombstones would make them grow
+        // past their bound instead of being reused.
+        let (entries, singles) = (self.entries.len(), self.singles.len());
+        self.entries.shrink_to(entries);
+        self.singles.shrink_to(singles);
     }
 
     /// Drop about `count` entries: every one lighter than `cutoff`, and
@@ -235,6 +296,29 @@ impl BinTable {
 
     /// Remove every bin up to and including `through`, as summaries.
     pub fn close_through(&mut self, through: i64, out: &mut Vec<SourceSummary>) {
+        if self.singles.keys().any(|(_, bin)| *bin <= through) {
+            self.singles.retain(|&(src, bin), one| {
+                if bin > through {
+                    return true;
+                }
+                let mut e = SourceBin::new(one.dst, one.first);
+                e.add(one, usize::MAX);
+                out.push(SourceSummary {
+                    bin,
+                    src,
+                    unique_ips: 1,
+                    ips_saturated: false,
+                    ports: e.ports,
+                    total: 1,
+                    first: one.first,
+                    last: one.first,
+                    rejected: e.rejected.into(),
+                    udp: e.udp.into(),
+                    stealth: e.stealth.into(),
+                });
+                false
+            });
+        }
         if !self.entries.keys().any(|(_, bin)| *bin <= through) {
             return;
         }
@@ -353,11 +437,40 @@ mod tests {
     }
 
     #[test]
+    fn a_single_failure_sums_up_like_any_other() {
+        let mut t = BinTable::new(100, 100, usize::MAX);
+        let f = Failure {
+            rejected: true,
+            proto: UDP,
+            stealth: false,
+        };
+        t.record(3, ip("203.0.113.9"), ip("192.0.2.1"), 53, 42, f);
+        assert_eq!(t.len(), 1);
+        let mut out = Vec::new();
+        t.close_through(3, &mut out);
+        let s = &out[0];
+        assert_eq!(
+            (s.bin, s.src, s.total, s.unique_ips),
+            (3, ip("203.0.113.9"), 1, 1)
+        );
+        assert_eq!(s.ports.smallest(10), vec![53]);
+        assert_eq!(
+            (s.first, s.last, s.rejected, s.udp, s.stealth),
+            (42, 42, 1, 1, 0)
+        );
+        assert!(!s.ips_saturated);
+        assert!(t.is_empty());
+    }
+
+    #[test]
     fn an_entry_stays_small() {
         // Every tracked (source, bin) costs this much under a flood of
         // spoofed sources: sets that grow live behind a pointer.
         let size = std::mem::size_of::<((IpAddr, i64), SourceBin)>();
         assert!(size <= 192, "{size} bytes");
+        // What nearly every spoofed source costs: one failure.
+        let size = std::mem::size_of::<((IpAddr, i64), OneFailure)>();
+        assert!(size <= 64, "{size} bytes");
     }
 
     #[test]
