@@ -18,10 +18,10 @@ use hdrhistogram::Histogram;
 
 use crate::aggregate::{new_delay_histogram, AggStats, Aggregator, SourceSummary};
 use crate::capture::{Frame, FrameSource, Pause};
-use crate::config::{Detection, Limits};
+use crate::config::{Detection, Limits, NetSet};
 use crate::decode::decode;
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::{Event, Kind};
 use crate::merge::{MergeStats, Merger};
 use crate::output::RowWriter;
 use crate::shard::Router;
@@ -187,7 +187,12 @@ pub fn run<S: FrameSource>(
         let capture = capture_loop(source, settings, &router, lanes, stop, &board, started);
         drop(to_shards);
 
-        let mut agg = AggStats::default();
+        // Home probes dropped by the capture stage count with the ones the
+        // aggregators saw (UDP).
+        let mut agg = AggStats {
+            home_probes: capture.home_probes,
+            ..AggStats::default()
+        };
         let mut delays = new_delay_histogram();
         for w in workers {
             let (s, h) = w.join().expect("aggregator thread panicked");
@@ -277,6 +282,7 @@ struct Lanes<'a> {
 
 struct Capturer<'a> {
     router: &'a Router,
+    home: NetSet,
     lanes: Lanes<'a>,
     batch: usize,
     batches: Vec<Vec<Event>>,
@@ -298,6 +304,7 @@ impl Capturer<'_> {
             self.st.out_of_order += 1;
         }
         match decode(f.link, f.data, f.ts) {
+            Ok(ev) if self.concerns_home(&ev) => {}
             Ok(mut ev) => {
                 self.st.events += 1;
                 ev.clock = self.clock;
@@ -309,6 +316,24 @@ impl Capturer<'_> {
         if self.clock >= self.next_tick {
             self.tick(f.ts);
         }
+    }
+
+    /// A TCP probe from a home network, or an answer to one (an ICMP error
+    /// quotes it): home hosts are never candidates, so aggregators need not
+    /// see these; on a span port they are most of the SYNs and answers.
+    /// (UDP goes on: only flow state tells who started a flow.)
+    #[inline]
+    fn concerns_home(&mut self, ev: &Event) -> bool {
+        let initiator = match ev.kind {
+            Kind::Syn | Kind::Stealth | Kind::Unreachable => &ev.src,
+            Kind::SynAck | Kind::Rst => &ev.dst,
+            Kind::Udp | Kind::EchoRequest => return false,
+        };
+        if !self.home.contains(initiator) {
+            return false;
+        }
+        self.st.home_probes += matches!(ev.kind, Kind::Syn | Kind::Stealth) as u64;
+        true
     }
 
     /// Every second of capture time: hand over open batches and tick every
@@ -370,6 +395,7 @@ fn capture_loop<S: FrameSource>(
     let batch = settings.batch.max(1);
     let mut cap = Capturer {
         router,
+        home: NetSet::new(&settings.detection.home),
         batch,
         batches: (0..lanes.to_shards.len())
             .map(|_| Vec::with_capacity(batch))

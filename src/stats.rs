@@ -19,6 +19,9 @@ pub struct CaptureStats {
     pub skipped: [u64; Skip::COUNT],
     /// Packets whose timestamp was older than the clock (out of order).
     pub out_of_order: u64,
+    /// TCP probes from home networks, dropped before aggregation (with
+    /// the answers to them: home hosts' attempts are never tracked).
+    pub home_probes: u64,
     pub first_ts: Option<Nanos>,
     pub last_clock: Option<Nanos>,
 }
