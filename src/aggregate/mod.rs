@@ -2,8 +2,10 @@
 //! the failed ones per (source, bin); closes bins as the clock passes them.
 
 pub mod destset;
+pub mod failures;
 pub mod pending;
 pub mod portset;
+pub mod prefetch_map;
 pub mod sources;
 pub mod udp_flows;
 
@@ -12,9 +14,10 @@ use hdrhistogram::Histogram;
 use crate::config::{Detection, Limits, NetSet};
 use crate::event::{Event, FlowKey, Kind, TCP};
 use crate::time::Nanos;
+use failures::FailureQueue;
 use pending::{Attempt, PendingTable, Probe};
+use sources::BinTable;
 pub use sources::SourceSummary;
-use sources::{BinTable, Failure};
 use udp_flows::UdpFlows;
 
 /// What one aggregator counted.
@@ -94,6 +97,8 @@ pub struct Aggregator {
     pending: PendingTable,
     flows: UdpFlows,
     bins: BinTable,
+    /// Failures on their way into `bins`.
+    failed: FailureQueue,
     stats: AggStats,
     delays: Histogram<u64>,
     closed: Vec<SourceSummary>,
@@ -117,6 +122,7 @@ impl Aggregator {
                 shard_limits.max_set_bytes,
             ),
             home: NetSet::new(&det.home),
+            failed: FailureQueue::new(det.bin),
             det,
             stats: AggStats::default(),
             delays: new_delay_histogram(),
@@ -154,10 +160,10 @@ impl Aggregator {
 
     /// Count the attempts whose deadline passed as unanswered.
     fn expire_pending(&mut self) {
-        let (bins, stats) = (&mut self.bins, &mut self.stats);
-        let (bin_len, closed) = (self.det.bin, self.closed_through);
+        let (bins, stats, failed) = (&mut self.bins, &mut self.stats, &mut self.failed);
+        let closed = self.closed_through;
         self.pending.expire(self.clock, |k, a| {
-            record_failure(bins, stats, bin_len, closed, &k, a, false)
+            failed.push(bins, stats, closed, &k, a, false)
         });
     }
 
@@ -258,9 +264,9 @@ impl Aggregator {
             return;
         }
         let key = ev.key();
-        let (bins, stats) = (&mut self.bins, &mut self.stats);
-        let (bin_len, closed) = (self.det.bin, self.closed_through);
-        let evicted = |k: FlowKey, a| record_failure(bins, stats, bin_len, closed, &k, a, false);
+        let (bins, stats, failed) = (&mut self.bins, &mut self.stats, &mut self.failed);
+        let closed = self.closed_through;
+        let evicted = |k: FlowKey, a| failed.push(bins, stats, closed, &k, a, false);
         match self
             .pending
             .probe(key, h, ev.ts, stealth, self.clock, evicted)
@@ -309,32 +315,29 @@ impl Aggregator {
 
     /// Count a failed attempt in its source's bin.
     fn fail(&mut self, key: &FlowKey, a: Attempt, rejected: bool) {
-        let bin_len = self.det.bin;
-        record_failure(
-            &mut self.bins,
-            &mut self.stats,
-            bin_len,
-            self.closed_through,
-            key,
-            a,
-            rejected,
-        );
+        let closed = self.closed_through;
+        self.failed
+            .push(&mut self.bins, &mut self.stats, closed, key, a, rejected);
     }
 
+    /// Count every attempt expired by now, all the way into `bins` (before
+    /// bins close).
     fn sweep_pending(&mut self) {
-        let (bins, stats) = (&mut self.bins, &mut self.stats);
-        let (bin_len, closed) = (self.det.bin, self.closed_through);
+        let (bins, stats, failed) = (&mut self.bins, &mut self.stats, &mut self.failed);
+        let closed = self.closed_through;
         self.pending.sweep(self.clock, |k, a| {
-            record_failure(bins, stats, bin_len, closed, &k, a, false)
+            failed.push(bins, stats, closed, &k, a, false)
         });
+        failed.flush(bins, stats, closed);
     }
 
     /// End of input: everything still pending is unanswered, every bin closes.
     pub fn finish(&mut self) {
-        let (bins, stats) = (&mut self.bins, &mut self.stats);
-        let (bin_len, closed) = (self.det.bin, self.closed_through);
+        let (bins, stats, failed) = (&mut self.bins, &mut self.stats, &mut self.failed);
+        let closed = self.closed_through;
         self.pending
-            .drain(|k, a| record_failure(bins, stats, bin_len, closed, &k, a, false));
+            .drain(|k, a| failed.push(bins, stats, closed, &k, a, false));
+        failed.flush(bins, stats, closed);
         self.bins.close_through(i64::MAX, &mut self.closed);
         self.closed_through = i64::MAX;
     }
@@ -370,33 +373,4 @@ impl Aggregator {
     pub fn delays(&self) -> &Histogram<u64> {
         &self.delays
     }
-}
-
-/// Count a failed attempt in its source's bin (a free function so that
-/// sweeps can call it while they borrow the pending table).
-fn record_failure(
-    bins: &mut BinTable,
-    stats: &mut AggStats,
-    bin_len: Nanos,
-    closed_through: i64,
-    key: &FlowKey,
-    a: Attempt,
-    rejected: bool,
-) {
-    if rejected {
-        stats.rejected += 1;
-    } else {
-        stats.unanswered += 1;
-    }
-    let bin = a.first.div_euclid(bin_len);
-    if bin <= closed_through {
-        debug_assert!(false, "attempt resolved after its bin closed");
-        return;
-    }
-    let f = Failure {
-        rejected,
-        proto: key.proto,
-        stealth: a.stealth,
-    };
-    bins.record(bin, key.src, key.dst, key.dport, a.first, f);
 }

@@ -6,6 +6,7 @@ use ahash::AHashMap;
 
 use super::destset::DestSet;
 use super::portset::PortSet;
+use super::prefetch_map::PrefetchMap;
 use crate::event::UDP;
 use crate::time::Nanos;
 
@@ -115,7 +116,7 @@ impl SourceSummary {
 pub struct BinTable {
     /// Keyed by (source, bin), from a source's second failure in the bin;
     /// bins close by a scan (once per bin, cold).
-    entries: AHashMap<(IpAddr, i64), SourceBin>,
+    entries: PrefetchMap<(IpAddr, i64), SourceBin>,
     /// (source, bin)s with one failure so far. Under a flood of spoofed
     /// SYNs that is nearly every source, and a full entry written per
     /// packet is what made the flood slow; a 64-byte bucket does instead.
@@ -145,7 +146,7 @@ impl BinTable {
     pub fn new(cap: usize, max_dests: usize, max_set_bytes: usize) -> Self {
         let cap = cap.max(8);
         BinTable {
-            entries: AHashMap::default(),
+            entries: PrefetchMap::new(),
             singles: AHashMap::default(),
             cap,
             max_dests: max_dests.max(4),
@@ -167,8 +168,32 @@ impl BinTable {
         self.len() == 0
     }
 
-    /// Count one failed attempt `src -> dst:dport` that began at `first`.
+    /// The hash [`BinTable::record`] and the prefetches take for `(src, bin)`.
     #[inline]
+    pub fn hash(&self, src: IpAddr, bin: i64) -> u64 {
+        self.entries.hash(&(src, bin))
+    }
+
+    /// A failure of `(src, bin)` (hash `h`) is coming: start fetching its
+    /// entry.
+    #[inline]
+    pub fn prefetch(&self, h: u64) {
+        self.entries.prefetch(h);
+    }
+
+    /// Once the entry has arrived: start fetching the word of its port set
+    /// that counting `dport` touches.
+    #[inline]
+    pub fn prefetch_port(&self, src: IpAddr, bin: i64, h: u64, dport: u16) {
+        if let Some(e) = self.entries.get(&(src, bin), h) {
+            e.ports.prefetch(dport);
+        }
+    }
+
+    /// Count one failed attempt `src -> dst:dport` that began at `first`;
+    /// `h` is [`BinTable::hash`] of `(src, bin)`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &mut self,
         bin: i64,
@@ -177,6 +202,7 @@ impl BinTable {
         dport: u16,
         first: Nanos,
         f: Failure,
+        h: u64,
     ) {
         let one = OneFailure {
             dst,
@@ -185,7 +211,7 @@ impl BinTable {
             f,
         };
         let key = (src, bin);
-        let grown = if let Some(e) = self.entries.get_mut(&key) {
+        let grown = if let Some(e) = self.entries.get_mut(&key, h) {
             let held = Self::set_bytes_of(e);
             self.saturated += e.add(&one, self.max_dests) as u64;
             // Sets only grow.
@@ -195,7 +221,7 @@ impl BinTable {
             e.add(&earlier, self.max_dests);
             self.saturated += e.add(&one, self.max_dests) as u64;
             let grown = Self::set_bytes_of(&e);
-            self.entries.insert(key, e);
+            self.entries.insert(key, h, e);
             grown
         } else {
             if self.len() >= self.cap {
@@ -273,8 +299,7 @@ impl BinTable {
         self.evicted += (before - self.len()) as u64;
         // Fresh tables: erased slots left as tombstones would make them grow
         // past their bound instead of being reused.
-        let (entries, singles) = (self.entries.len(), self.singles.len());
-        self.entries.shrink_to(entries);
+        let singles = self.singles.len();
         self.singles.shrink_to(singles);
     }
 
@@ -361,11 +386,25 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn rec(
+        t: &mut BinTable,
+        bin: i64,
+        src: IpAddr,
+        dst: IpAddr,
+        port: u16,
+        first: Nanos,
+        f: Failure,
+    ) {
+        let h = t.hash(src, bin);
+        t.record(bin, src, dst, port, first, f, h);
+    }
+
     #[test]
     fn aggregates_ports_hosts_and_times() {
         let mut t = BinTable::new(100, 100, usize::MAX);
         for (i, host) in ["192.0.2.1", "192.0.2.2", "192.0.2.1"].iter().enumerate() {
-            t.record(
+            rec(
+                &mut t,
                 7,
                 ip("203.0.113.9"),
                 ip(host),
@@ -390,11 +429,11 @@ mod tests {
         let mut t = BinTable::new(8, 100, usize::MAX);
         let heavy = ip("203.0.113.200");
         for p in 0..50 {
-            t.record(0, heavy, ip("192.0.2.1"), p, 1, F);
+            rec(&mut t, 0, heavy, ip("192.0.2.1"), p, 1, F);
         }
         for i in 0..100u8 {
             let src = IpAddr::from([198, 51, 100, i]);
-            t.record(0, src, ip("192.0.2.1"), 1, 1, F);
+            rec(&mut t, 0, src, ip("192.0.2.1"), 1, 1, F);
         }
         assert!(t.len() <= 8);
         assert!(t.evicted >= 92);
@@ -415,12 +454,12 @@ mod tests {
         let mut t = BinTable::new(1 << 20, 100, cap);
         let heavy = ip("203.0.113.200");
         for p in 0..200u16 {
-            t.record(0, heavy, ip("192.0.2.1"), p * 300, 1, F);
+            rec(&mut t, 0, heavy, ip("192.0.2.1"), p * 300, 1, F);
         }
         for i in 0..2000u32 {
             let src = IpAddr::from((0xc633_0000 | i).to_be_bytes());
             for p in 0..20u16 {
-                t.record(0, src, ip("192.0.2.1"), p * 3000 + 1, 1, F);
+                rec(&mut t, 0, src, ip("192.0.2.1"), p * 3000 + 1, 1, F);
             }
             assert!(t.set_bytes <= cap, "{} bytes", t.set_bytes);
         }
@@ -444,7 +483,7 @@ mod tests {
             proto: UDP,
             stealth: false,
         };
-        t.record(3, ip("203.0.113.9"), ip("192.0.2.1"), 53, 42, f);
+        rec(&mut t, 3, ip("203.0.113.9"), ip("192.0.2.1"), 53, 42, f);
         assert_eq!(t.len(), 1);
         let mut out = Vec::new();
         t.close_through(3, &mut out);
@@ -477,7 +516,15 @@ mod tests {
     fn destination_set_saturates_at_its_cap() {
         let mut t = BinTable::new(10, 8, usize::MAX);
         for i in 0..20u8 {
-            t.record(0, ip("203.0.113.1"), IpAddr::from([192, 0, 2, i]), 80, 1, F);
+            rec(
+                &mut t,
+                0,
+                ip("203.0.113.1"),
+                IpAddr::from([192, 0, 2, i]),
+                80,
+                1,
+                F,
+            );
         }
         let mut out = Vec::new();
         t.close_through(0, &mut out);

@@ -1,0 +1,151 @@
+//! Failed attempts on their way to the per-source table.
+//!
+//! Counting a failure touches its source's entry and port set: for a
+//! random one of thousands of sources, two cache misses in a row. The
+//! failures pass through a short queue instead, in order: entering it
+//! fetches the entry, halfway the port-set word, and only at its end is the
+//! failure counted, with both (most of the time) already cached.
+
+use std::collections::VecDeque;
+
+use super::pending::Attempt;
+use super::sources::{BinTable, Failure};
+use super::AggStats;
+use crate::event::FlowKey;
+use crate::time::Nanos;
+
+/// Failures in flight.
+const DEPTH: usize = 8;
+/// Where the port-set word is fetched: this many places before the end.
+const PORT_STAGE: usize = 4;
+
+struct Failed {
+    key: FlowKey,
+    attempt: Attempt,
+    rejected: bool,
+    bin: i64,
+    /// The per-source table's hash of (source, bin).
+    hash: u64,
+}
+
+pub struct FailureQueue {
+    queue: VecDeque<Failed>,
+    bin_len: Nanos,
+}
+
+impl FailureQueue {
+    pub fn new(bin_len: Nanos) -> Self {
+        FailureQueue {
+            queue: VecDeque::with_capacity(DEPTH + 1),
+            bin_len,
+        }
+    }
+
+    /// Queue a failure; count the one that has waited longest if the queue
+    /// is full. `closed_through`: bins up to it are closed (none of the
+    /// queued failures may belong to them).
+    #[inline]
+    pub fn push(
+        &mut self,
+        bins: &mut BinTable,
+        stats: &mut AggStats,
+        closed_through: i64,
+        key: &FlowKey,
+        attempt: Attempt,
+        rejected: bool,
+    ) {
+        let bin = attempt.first.div_euclid(self.bin_len);
+        let hash = bins.hash(key.src, bin);
+        bins.prefetch(hash);
+        self.queue.push_back(Failed {
+            key: *key,
+            attempt,
+            rejected,
+            bin,
+            hash,
+        });
+        if let Some(f) = self
+            .queue
+            .len()
+            .checked_sub(PORT_STAGE + 1)
+            .map(|i| &self.queue[i])
+        {
+            bins.prefetch_port(f.key.src, f.bin, f.hash, f.key.dport);
+        }
+        if self.queue.len() > DEPTH {
+            let f = self.queue.pop_front().expect("queue is not empty");
+            count(bins, stats, closed_through, f);
+        }
+    }
+
+    /// Count everything queued (before bins close, at the end, before
+    /// statistics are read).
+    pub fn flush(&mut self, bins: &mut BinTable, stats: &mut AggStats, closed_through: i64) {
+        while let Some(f) = self.queue.pop_front() {
+            count(bins, stats, closed_through, f);
+        }
+    }
+}
+
+/// Count a failed attempt in its source's bin.
+#[inline]
+fn count(bins: &mut BinTable, stats: &mut AggStats, closed_through: i64, f: Failed) {
+    if f.rejected {
+        stats.rejected += 1;
+    } else {
+        stats.unanswered += 1;
+    }
+    if f.bin <= closed_through {
+        debug_assert!(false, "attempt resolved after its bin closed");
+        return;
+    }
+    let how = Failure {
+        rejected: f.rejected,
+        proto: f.key.proto,
+        stealth: f.attempt.stealth,
+    };
+    bins.record(
+        f.bin,
+        f.key.src,
+        f.key.dst,
+        f.key.dport,
+        f.attempt.first,
+        how,
+        f.hash,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::TCP;
+
+    #[test]
+    fn failures_are_counted_in_order_once_through_the_queue() {
+        let (mut bins, mut stats) = (BinTable::new(100, 100, usize::MAX), AggStats::default());
+        let mut q = FailureQueue::new(10);
+        for i in 0..20u16 {
+            let key = FlowKey {
+                proto: TCP,
+                src: std::net::IpAddr::from([203, 0, 113, (i % 3) as u8]),
+                sport: 40000,
+                dst: "192.0.2.1".parse().unwrap(),
+                dport: i,
+            };
+            let a = Attempt {
+                first: 5,
+                stealth: false,
+            };
+            q.push(&mut bins, &mut stats, -1, &key, a, i % 2 == 0);
+        }
+        assert_eq!(stats.rejected + stats.unanswered, 20 - DEPTH as u64);
+        q.flush(&mut bins, &mut stats, -1);
+        assert_eq!((stats.rejected, stats.unanswered), (10, 10));
+        let mut out = Vec::new();
+        bins.close_through(0, &mut out);
+        out.sort_by_key(|s| s.src);
+        let totals: Vec<u64> = out.iter().map(|s| s.total).collect();
+        assert_eq!(totals, vec![7, 7, 6]);
+        assert_eq!(out[0].ports.smallest(3), vec![0, 3, 6]);
+    }
+}
