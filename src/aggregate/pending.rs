@@ -18,6 +18,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::prefetch;
 use crate::event::FlowKey;
 use crate::time::Nanos;
 
@@ -174,17 +175,7 @@ impl PendingTable {
     /// Start fetching the index slot a lookup with hash `h` will touch.
     #[inline]
     pub fn prefetch(&self, h: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let p = self.index.as_ptr().wrapping_add(self.home(Self::tag(h)));
-            // SAFETY: prefetch is a hint; it never faults, and the address
-            // is inside the index.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0)
-            };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = h;
+        prefetch(self.index.as_ptr().wrapping_add(self.home(Self::tag(h))));
     }
 
     /// Second stage of prefetching, once the index slot for hash `h` has
@@ -192,31 +183,19 @@ impl PendingTable {
     /// compares keys there; a fresh probe usually matches no tag).
     #[inline]
     pub fn prefetch_entry(&self, h: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let tag = Self::tag(h);
-            let mut i = self.home(tag);
-            loop {
-                let s = self.index[i];
-                if s.tag == 0 {
-                    return;
-                }
-                if s.tag == tag {
-                    let p = self.ring.as_ptr().wrapping_add(s.pos as usize);
-                    // SAFETY: a hint; the address is inside the ring.
-                    unsafe {
-                        std::arch::x86_64::_mm_prefetch(
-                            p as *const i8,
-                            std::arch::x86_64::_MM_HINT_T0,
-                        )
-                    };
-                    return;
-                }
-                i = (i + 1) & self.mask;
+        let tag = Self::tag(h);
+        let mut i = self.home(tag);
+        loop {
+            let s = self.index[i];
+            if s.tag == 0 {
+                return;
             }
+            if s.tag == tag {
+                prefetch(self.ring.as_ptr().wrapping_add(s.pos as usize));
+                return;
+            }
+            i = (i + 1) & self.mask;
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = h;
     }
 
     /// The index slot holding `key` (hash `h`).
@@ -516,7 +495,7 @@ impl PendingTable {
     }
 
     /// The attempt for `key`, if pending.
-    #[inline]
+    #[cfg(test)]
     pub fn peek(&self, key: &FlowKey, h: u64) -> Option<Attempt> {
         let i = self.find(key, h)?;
         let e = &self.ring[self.index[i].pos as usize];

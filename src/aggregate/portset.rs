@@ -152,17 +152,7 @@ impl PortSet {
             let bit = 1u64 << c;
             if present & bit != 0 {
                 let idx = (present & (bit - 1)).count_ones() as usize;
-                let word = &chunks[idx][(port as usize / 64) % CHUNK_WORDS];
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: prefetch is a hint; the address is a live word.
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch(
-                        word as *const u64 as *const i8,
-                        std::arch::x86_64::_MM_HINT_T0,
-                    )
-                };
-                #[cfg(not(target_arch = "x86_64"))]
-                let _ = word;
+                super::prefetch(&chunks[idx][(port as usize / 64) % CHUNK_WORDS]);
             }
         }
     }

@@ -9,6 +9,8 @@
 
 use std::hash::Hash;
 
+use super::prefetch;
+
 #[derive(Clone, Copy, Default)]
 struct Slot {
     /// 0: empty.
@@ -34,17 +36,6 @@ const MIN_SLOTS: usize = 64;
 #[inline]
 fn tag(h: u64) -> u32 {
     (h >> 32) as u32 | 1
-}
-
-#[inline]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch is a hint; it never faults.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 impl<K: Hash + Eq, V> PrefetchMap<K, V> {
