@@ -1,5 +1,6 @@
 //! Failed attempts per (source, bin): the state behind one seed-rule row.
 
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 
 use ahash::AHashMap;
@@ -216,20 +217,28 @@ impl BinTable {
             self.saturated += e.add(&one, self.max_dests) as u64;
             // Sets only grow.
             Self::set_bytes_of(e) - held
-        } else if let Some(earlier) = self.singles.remove(&key) {
-            let mut e = SourceBin::new(earlier.dst, earlier.first);
-            e.add(&earlier, self.max_dests);
-            self.saturated += e.add(&one, self.max_dests) as u64;
-            let grown = Self::set_bytes_of(&e);
-            self.entries.insert(key, h, e);
-            grown
         } else {
-            if self.len() >= self.cap {
+            // A full table evicts before the lookup below (one lookup for a
+            // flood's every packet); the extra check runs only at the cap.
+            if self.len() >= self.cap && !self.singles.contains_key(&key) {
                 self.evict_lightest();
             }
-            self.singles.insert(key, one);
-            self.peak = self.peak.max(self.len());
-            0
+            match self.singles.entry(key) {
+                Entry::Occupied(o) => {
+                    let earlier = o.remove();
+                    let mut e = SourceBin::new(earlier.dst, earlier.first);
+                    e.add(&earlier, self.max_dests);
+                    self.saturated += e.add(&one, self.max_dests) as u64;
+                    let grown = Self::set_bytes_of(&e);
+                    self.entries.insert(key, h, e);
+                    grown
+                }
+                Entry::Vacant(v) => {
+                    v.insert(one);
+                    self.peak = self.peak.max(self.len());
+                    0
+                }
+            }
         };
         if grown > 0 {
             self.set_bytes += grown;
