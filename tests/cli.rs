@@ -453,3 +453,40 @@ fn a_large_paged_file_reads_like_libpcap_and_reports_damage_at_its_end() {
     assert_eq!(packets(&out), "400000");
     assert_eq!(out.stdout, mapped.stdout);
 }
+
+/// One crafted IPv6 frame (Hop-by-Hop naming Hop-by-Hop again) as the last
+/// record of a file that ends on a page boundary: it once read past the
+/// frame and segfaulted. Now it is one decode failure, and the scan in the
+/// same file is still reported, by both readers.
+#[test]
+fn a_crafted_extension_chain_at_the_end_of_a_file_is_a_skip_not_a_crash() {
+    let mut ip6 = tcp("2001:db8::5", "2001:db8:1::1", 40000, 443, "S")[..40].to_vec();
+    ip6[6] = 0; // next header: Hop-by-Hop
+    ip6[4..6].copy_from_slice(&8u16.to_be_bytes());
+    ip6.extend_from_slice(&[0; 8]); // Hop-by-Hop, next header Hop-by-Hop
+    let hostile = ether(&ip6);
+    let mut records = scan_capture();
+    let last = records.last().unwrap().0 + SEC;
+    let base = pcap_bytes(1, false, &records).len();
+    // A non-IP filler record sized so that the file ends at a page end.
+    let used = base + 2 * 16 + hostile.len();
+    let mut filler_len = (4096 - used % 4096) % 4096;
+    if filler_len < 14 {
+        filler_len += 4096;
+    }
+    let mut filler = vec![0u8; filler_len];
+    filler[12..14].copy_from_slice(&[0x08, 0x06]); // ARP
+    records.push((last, filler));
+    records.push((last, hostile));
+    let bytes = pcap_bytes(1, false, &records);
+    assert_eq!(bytes.len() % 4096, 0, "the file must end at a page end");
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "hostile.pcap", &bytes);
+    for reader in ["auto", "libpcap"] {
+        let out = picket(&["replay", "--reader", reader, f.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{reader}: {err}");
+        assert!(err.contains("bad_ip=1"), "{reader}: {err}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), EXPECTED, "{reader}");
+    }
+}

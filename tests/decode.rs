@@ -362,3 +362,131 @@ fn fast_path_handles_padding_and_short_tcp_headers_like_the_reference() {
     bad[14 + 20 + 12] = 0xf0;
     assert_eq!(decode(LinkType::Ethernet, &bad, 0), Err(Skip::BadTransport));
 }
+
+/// A copy of `frame` placed so that it ends exactly at the end of a readable
+/// page, with an inaccessible page right after it: a decoder that reads one
+/// byte past the frame faults instead of reading neighbouring memory, as the
+/// memory-mapped reader places the last record of a file.
+struct GuardedFrame {
+    map: *mut libc::c_void,
+    len: usize,
+    frame_len: usize,
+}
+
+impl GuardedFrame {
+    fn new(frame: &[u8]) -> GuardedFrame {
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let pages = frame.len().div_ceil(page) + 1;
+        let len = (pages + 1) * page;
+        // SAFETY: a fresh anonymous mapping, used only through this struct.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(map, libc::MAP_FAILED);
+        let guard = unsafe { (map as *mut u8).add(pages * page) };
+        assert_eq!(
+            unsafe { libc::mprotect(guard as *mut _, page, libc::PROT_NONE) },
+            0
+        );
+        let start = unsafe { guard.sub(frame.len()) };
+        unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), start, frame.len()) };
+        GuardedFrame {
+            map,
+            len,
+            frame_len: frame.len(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let guard = self.len - page;
+        // SAFETY: the range lies inside the readable part of the mapping.
+        unsafe {
+            std::slice::from_raw_parts(
+                (self.map as *const u8).add(guard - self.frame_len),
+                self.frame_len,
+            )
+        }
+    }
+}
+
+impl Drop for GuardedFrame {
+    fn drop(&mut self) {
+        unsafe { libc::munmap(self.map, self.len) };
+    }
+}
+
+/// Ethernet, IPv6 naming Hop-by-Hop as next header, and one 8-byte
+/// Hop-by-Hop header naming Hop-by-Hop again, ending with the frame: the
+/// 62-byte frame of the 102-byte capture that made etherparse 0.18's
+/// extension iterator read past the frame (issue: hardening, item 1).
+fn repeated_hop_by_hop() -> Vec<u8> {
+    let mut ip = syn_v6()[..40].to_vec();
+    ip[6] = 0; // next header: Hop-by-Hop
+    ip[4..6].copy_from_slice(&8u16.to_be_bytes());
+    ip.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]); // next: Hop-by-Hop, len 0
+    ether(&ip)
+}
+
+#[test]
+fn repeated_hop_by_hop_at_a_page_end_is_skipped_not_read_past() {
+    let frame = repeated_hop_by_hop();
+    assert_eq!(frame.len(), 62);
+    let guarded = GuardedFrame::new(&frame);
+    assert_eq!(
+        decode(LinkType::Ethernet, guarded.bytes(), 0),
+        Err(Skip::BadIp),
+        "a Hop-by-Hop header anywhere but first is malformed"
+    );
+    // The same chain inside an ICMPv6 unreachable's quote.
+    let mut quoted = syn_v6()[..40].to_vec();
+    quoted[6] = 0;
+    quoted.extend_from_slice(&[0; 8]);
+    let icmp = unreachable("2001:db8:1::1", "2001:db8::5", &quoted);
+    let guarded = GuardedFrame::new(&icmp);
+    assert_eq!(
+        decode(LinkType::Raw, guarded.bytes(), 0),
+        Err(Skip::BadIcmpQuote)
+    );
+}
+
+/// Every extension chain of up to three headers, of every kind the decoder
+/// walks (and Hop-by-Hop repeated), cut at every length and placed at a
+/// page end: the decoder answers without reading past the frame.
+#[test]
+fn extension_chains_cut_anywhere_at_a_page_end_never_read_past() {
+    let kinds: [(u8, Vec<u8>); 5] = [
+        (0, vec![0, 0, 1, 4, 0, 0, 0, 0]),              // Hop-by-Hop
+        (60, vec![0, 0, 1, 4, 0, 0, 0, 0]),             // Destination options
+        (43, vec![0, 0, 0, 0, 0, 0, 0, 0]),             // Routing
+        (44, vec![0, 0, 0, 0x10, 0, 0, 0, 42]),         // Fragment, offset 2
+        (51, vec![0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]), // Authentication
+    ];
+    let mut chains: Vec<Vec<(u8, Vec<u8>)>> = vec![];
+    for a in &kinds {
+        chains.push(vec![a.clone()]);
+        for b in &kinds {
+            chains.push(vec![a.clone(), b.clone()]);
+            for c in &kinds {
+                chains.push(vec![a.clone(), b.clone(), c.clone()]);
+            }
+        }
+    }
+    for chain in &chains {
+        let p = v6_with_exts(chain);
+        for len in 40..=p.len() {
+            let guarded = GuardedFrame::new(&p[..len]);
+            let _ = decode(LinkType::Raw, guarded.bytes(), 0);
+            let frame = ether(&p[..len]);
+            let guarded = GuardedFrame::new(&frame);
+            let _ = decode(LinkType::Ethernet, guarded.bytes(), 0);
+        }
+    }
+}

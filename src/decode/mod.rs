@@ -7,10 +7,8 @@
 pub mod fast;
 pub mod link;
 
-use etherparse::{
-    Icmpv4Slice, Icmpv6Slice, IpNumber, Ipv6ExtensionSlice, LaxIpSlice, TcpHeaderSlice,
-    UdpHeaderSlice,
-};
+use etherparse::err::ipv6_exts;
+use etherparse::{Icmpv4Slice, Icmpv6Slice, IpNumber, LaxIpSlice, TcpHeaderSlice, UdpHeaderSlice};
 
 pub use link::LinkType;
 
@@ -95,7 +93,10 @@ pub fn decode(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, Skip> {
 /// reference the fast path is checked against.
 pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, Skip> {
     let ip = link::ip_payload(link, frame)?;
-    let (ip, _ext_err) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::BadIp)?;
+    let (ip, ext_err) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::BadIp)?;
+    if is_malformed(&ext_err) {
+        return Err(Skip::BadIp);
+    }
     let payload = ip.payload();
     if is_later_fragment(&ip) {
         return Err(Skip::LaterFragment);
@@ -158,25 +159,63 @@ fn is_later_fragment(ip: &LaxIpSlice) -> bool {
         LaxIpSlice::Ipv4(v4) => v4.header().fragments_offset().value() != 0,
         LaxIpSlice::Ipv6(v6) => {
             let exts = v6.extensions();
-            !exts.is_empty()
-                && exts.clone().into_iter().any(|ext| match ext {
-                    // RFC 8200: offset is the top 13 bits of bytes 2-3. Read by
-                    // hand: etherparse 0.18's Ipv6FragmentHeaderSlice places the
-                    // offset and M flag at other bits.
-                    Ipv6ExtensionSlice::Fragment(frag) => {
-                        let b = frag.slice();
-                        u16::from_be_bytes([b[2], b[3]]) >> 3 != 0
-                    }
-                    _ => false,
-                })
+            exts_later_fragment(exts.first_header(), exts.slice())
         }
     }
+}
+
+/// Whether an IPv6 extension chain holds a fragment header with a non-zero
+/// offset. Walks the bytes the lax parser accepted, with picket's own bounds
+/// checks: etherparse's extension iterator (0.18 to 0.21) trusts the chain
+/// and reads past the frame when the chain names Hop-by-Hop twice, which the
+/// lax parser reports as an error but still hands over.
+fn exts_later_fragment(first: Option<IpNumber>, mut chain: &[u8]) -> bool {
+    let Some(mut next) = first else {
+        return false;
+    };
+    // Every header is at least 8 bytes long, so this ends.
+    while let [next_header, len, rest @ ..] = chain {
+        let header_len = match next {
+            IpNumber::IPV6_HEADER_HOP_BY_HOP
+            | IpNumber::IPV6_ROUTE_HEADER
+            | IpNumber::IPV6_DESTINATION_OPTIONS => (*len as usize + 1) * 8,
+            IpNumber::IPV6_FRAGMENTATION_HEADER => {
+                // RFC 8200: the offset is the top 13 bits of bytes 2-3.
+                let Some(offset) = rest.get(..2) else {
+                    return false;
+                };
+                if u16::from_be_bytes([offset[0], offset[1]]) >> 3 != 0 {
+                    return true;
+                }
+                8
+            }
+            IpNumber::AUTHENTICATION_HEADER => (*len as usize + 2) * 4,
+            _ => return false,
+        };
+        next = IpNumber(*next_header);
+        let Some(after) = chain.get(header_len..) else {
+            return false;
+        };
+        chain = after;
+    }
+    false
+}
+
+/// A malformed extension chain (Hop-by-Hop anywhere but first, a bad
+/// authentication header) as opposed to one cut short by a snap length,
+/// which the lax parser reads as far as it goes.
+#[inline]
+fn is_malformed(ext_err: &Option<(ipv6_exts::HeaderSliceError, etherparse::err::Layer)>) -> bool {
+    matches!(ext_err, Some((ipv6_exts::HeaderSliceError::Content(_), _)))
 }
 
 /// The attempt an ICMP unreachable quotes: its IP header and the first
 /// 8 bytes of its transport header, which hold both ports.
 fn quoted_attempt(quote: &[u8], ts: Nanos) -> Result<Event, Skip> {
-    let (ip, _) = LaxIpSlice::from_slice(quote).map_err(|_| Skip::BadIcmpQuote)?;
+    let (ip, ext_err) = LaxIpSlice::from_slice(quote).map_err(|_| Skip::BadIcmpQuote)?;
+    if is_malformed(&ext_err) {
+        return Err(Skip::BadIcmpQuote);
+    }
     let payload = ip.payload();
     let proto = match payload.ip_number {
         IpNumber::TCP => TCP,
