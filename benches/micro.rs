@@ -11,12 +11,14 @@ use std::net::IpAddr;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use etherparse::{LaxSlicedPacket, PacketBuilder};
 
-use picket::aggregate::pending::PendingTable;
-use picket::aggregate::portset::PortSet;
 use picket::aggregate::Aggregator;
 use picket::config::{Detection, Limits};
 use picket::decode::{decode, decode_general, LinkType};
 use picket::event::{Event, FlowKey, TCP};
+use picket::rules::seed::Seed;
+use picket::rules::RuleSet;
+use picket::sketch::portset::PortSet;
+use picket::track::pending::PendingTable;
 
 fn frame(v6: bool, vlan: bool, flags: &str, payload: usize, udp: bool) -> Vec<u8> {
     let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
@@ -181,11 +183,17 @@ fn aggregation(c: &mut Criterion) {
     g.throughput(Throughput::Elements(events.len() as u64));
     g.bench_function("syn-scan-events", |b| {
         b.iter_batched(
-            || Aggregator::new(1, Detection::default(), &Limits::default()),
+            || {
+                let (det, limits) = (Detection::default(), Limits::default());
+                let rules = RuleSet {
+                    seed: Some(Seed::new(&det, &limits)),
+                };
+                Aggregator::new(1, det.bin, det.answer_timeout, &limits, &rules)
+            },
             |mut a| {
                 a.handle_batch(&events);
                 a.finish();
-                a.take_closed().0.len()
+                a.take_closed().0.seed.len()
             },
             BatchSize::LargeInput,
         )

@@ -1,7 +1,9 @@
 //! The small plain types that flow between pipeline stages.
 //!
-//! `decode` turns a captured frame into an [`Event`]; `shard` routes events to
-//! aggregators in [`Batch`]es; the aggregators track [`FlowKey`]s.
+//! `decode` turns a captured frame into an [`Event`]; `shard` routes events
+//! to aggregators in batches; attempt tracking (`track`) resolves each
+//! attempt, named by its [`FlowKey`], to an [`Outcome`], which the rules
+//! observe.
 
 use std::net::IpAddr;
 
@@ -131,5 +133,40 @@ impl FlowKey {
         } else {
             self.reversed()
         }
+    }
+}
+
+/// How an attempt ended (detection contract, section 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// SYN-ACK or UDP reply within the answer timeout.
+    Answered,
+    /// RST or ICMP destination unreachable within the answer timeout.
+    Rejected,
+    /// Nothing within the answer timeout (or the input ended first).
+    Unanswered,
+}
+
+/// One attempt, resolved: what attempt tracking hands the rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The initiator's 5-tuple.
+    pub key: FlowKey,
+    /// Timestamp of the attempt's first packet.
+    pub first: Nanos,
+    /// Capture time at which the outcome became known: the answer's
+    /// timestamp, or first + answer timeout for an unanswered attempt
+    /// (earlier if it was given up to free memory or the input ended).
+    pub settled: Nanos,
+    pub verdict: Verdict,
+    /// A FIN/NULL/XMAS probe (never answered, so always failed).
+    pub stealth: bool,
+}
+
+impl Outcome {
+    /// Rejected or unanswered: the packet analogue of a firewall deny.
+    #[inline]
+    pub fn failed(&self) -> bool {
+        self.verdict != Verdict::Answered
     }
 }

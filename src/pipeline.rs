@@ -16,17 +16,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 
-use crate::aggregate::{new_delay_histogram, AggStats, Aggregator, SourceSummary};
+use crate::aggregate::{AggStats, Aggregator};
 use crate::capture::{Frame, FrameSource, Pause};
 use crate::config::{Detection, Limits, NetSet};
 use crate::decode::decode;
 use crate::error::Error;
 use crate::event::{Event, Kind};
-use crate::merge::{MergeStats, Merger};
+use crate::merge::Merger;
 use crate::output::RowWriter;
+use crate::rules::seed::Seed;
+use crate::rules::{MergeStats, Partials, RuleSet};
 use crate::shard::Router;
 use crate::stats::{human, CaptureStats, Report};
 use crate::time::{Nanos, NANOS_PER_SEC};
+use crate::track::new_delay_histogram;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -42,6 +45,15 @@ pub struct Settings {
     pub stats_every: Option<Duration>,
     /// Show a progress line on stderr (replay, when it is a terminal).
     pub progress: bool,
+}
+
+impl Settings {
+    /// The rules that are on, with their options.
+    pub fn rule_set(&self) -> RuleSet {
+        RuleSet {
+            seed: Some(Seed::new(&self.detection, &self.limits)),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -73,7 +85,7 @@ enum ToShard {
 
 struct Closed {
     shard: usize,
-    summaries: Vec<SourceSummary>,
+    partials: Partials,
     through: i64,
 }
 
@@ -96,6 +108,7 @@ pub fn run<S: FrameSource>(
 ) -> Result<Report, Error> {
     let shards = settings.threads.max(1);
     let router = Router::new(shards);
+    let rules = settings.rule_set();
     let started = Instant::now();
     let board = Arc::new(Board {
         shards: Mutex::new(vec![AggStats::default(); shards]),
@@ -132,8 +145,9 @@ pub fn run<S: FrameSource>(
             to_shards.push(tx);
             let to_merger = to_merger.clone();
             let recycle = recycle.clone();
-            let det = settings.detection.clone();
-            let limits = settings.limits.clone();
+            let det = &settings.detection;
+            let limits = &settings.limits;
+            let rules = &rules;
             let board = Arc::clone(&board);
             let pin = &pin;
             workers.push(
@@ -142,7 +156,7 @@ pub fn run<S: FrameSource>(
                     .spawn_scoped(scope, move || {
                         pin(shard + 1);
                         aggregate(
-                            Aggregator::new(shards, det, &limits),
+                            Aggregator::new(shards, det.bin, det.answer_timeout, limits, rules),
                             shard,
                             rx,
                             to_merger,
@@ -154,15 +168,15 @@ pub fn run<S: FrameSource>(
             );
         }
         drop(to_merger);
-        let det = settings.detection.clone();
         let merge_board = Arc::clone(&board);
+        let rules = &rules;
         let merger = std::thread::Builder::new()
             .name("merge".into())
             .spawn_scoped(scope, move || {
-                let mut merger = Merger::new(det, shards);
+                let mut merger = Merger::new(rules, shards);
                 let mut failed = None;
                 for c in merger_rx {
-                    let rows = merger.accept(c.shard, c.summaries, c.through);
+                    let rows = merger.accept(c.shard, c.partials, c.through);
                     merge_board
                         .rows
                         .fetch_add(rows.len() as u64, Ordering::Relaxed);
@@ -229,12 +243,12 @@ fn aggregate(
     let mut through = agg.closed_through();
     let send = |agg: &mut Aggregator, through: &mut i64| {
         if agg.has_closed() || agg.closed_through() > *through {
-            let (summaries, t) = agg.take_closed();
+            let (partials, t) = agg.take_closed();
             *through = t;
             // The merger only goes away if output failed; keep draining.
             let _ = to_merger.send(Closed {
                 shard,
-                summaries,
+                partials,
                 through: t,
             });
         }

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 
 use crate::aggregate::AggStats;
 use crate::decode::Skip;
-use crate::merge::MergeStats;
+use crate::rules::MergeStats;
 use crate::time::{rfc3339, Nanos};
 
 #[derive(Clone, Debug, Default)]

@@ -152,7 +152,7 @@ impl PortSet {
             let bit = 1u64 << c;
             if present & bit != 0 {
                 let idx = (present & (bit - 1)).count_ones() as usize;
-                super::prefetch(&chunks[idx][(port as usize / 64) % CHUNK_WORDS]);
+                crate::sketch::prefetch(&chunks[idx][(port as usize / 64) % CHUNK_WORDS]);
             }
         }
     }

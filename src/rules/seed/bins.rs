@@ -5,10 +5,10 @@ use std::net::IpAddr;
 
 use ahash::AHashMap;
 
-use super::destset::DestSet;
-use super::portset::PortSet;
-use super::prefetch_map::PrefetchMap;
 use crate::event::UDP;
+use crate::sketch::destset::DestSet;
+use crate::sketch::portset::PortSet;
+use crate::sketch::prefetch_map::PrefetchMap;
 use crate::time::Nanos;
 
 /// How a failed attempt failed, and what it was.
@@ -163,10 +163,6 @@ impl BinTable {
     /// (source, bin) entries held.
     pub fn len(&self) -> usize {
         self.entries.len() + self.singles.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The hash [`BinTable::record`] and the prefetches take for `(src, bin)`.
@@ -430,7 +426,7 @@ mod tests {
         let s = &out[0];
         assert_eq!((s.bin, s.total, s.unique_ips, s.ports.len()), (7, 3, 2, 3));
         assert_eq!((s.first, s.last), (98, 100));
-        assert!(t.is_empty());
+        assert_eq!(t.len(), 0);
     }
 
     #[test]
@@ -507,7 +503,7 @@ mod tests {
             (42, 42, 1, 1, 0)
         );
         assert!(!s.ips_saturated);
-        assert!(t.is_empty());
+        assert_eq!(t.len(), 0);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::hash::Hash;
 
-use super::prefetch;
+use crate::sketch::prefetch;
 
 #[derive(Clone, Copy, Default)]
 struct Slot {

@@ -8,10 +8,8 @@
 
 use std::collections::VecDeque;
 
-use super::pending::Attempt;
-use super::sources::{BinTable, Failure};
-use super::AggStats;
-use crate::event::FlowKey;
+use super::bins::{BinTable, Failure};
+use crate::event::{FlowKey, Outcome, Verdict};
 use crate::time::Nanos;
 
 /// Failures in flight.
@@ -21,8 +19,8 @@ const PORT_STAGE: usize = 4;
 
 struct Failed {
     key: FlowKey,
-    attempt: Attempt,
-    rejected: bool,
+    first: Nanos,
+    how: Failure,
     bin: i64,
     /// The per-source table's hash of (source, bin).
     hash: u64,
@@ -41,26 +39,22 @@ impl FailureQueue {
         }
     }
 
-    /// Queue a failure; count the one that has waited longest if the queue
-    /// is full. `closed_through`: bins up to it are closed (none of the
-    /// queued failures may belong to them).
+    /// Queue a failed attempt; count the one that has waited longest if
+    /// the queue is full. `closed_through`: bins up to it are closed (none
+    /// of the queued failures may belong to them).
     #[inline]
-    pub fn push(
-        &mut self,
-        bins: &mut BinTable,
-        stats: &mut AggStats,
-        closed_through: i64,
-        key: &FlowKey,
-        attempt: Attempt,
-        rejected: bool,
-    ) {
-        let bin = attempt.first.div_euclid(self.bin_len);
-        let hash = bins.hash(key.src, bin);
+    pub fn push(&mut self, bins: &mut BinTable, closed_through: i64, o: &Outcome) {
+        let bin = o.first.div_euclid(self.bin_len);
+        let hash = bins.hash(o.key.src, bin);
         bins.prefetch(hash);
         self.queue.push_back(Failed {
-            key: *key,
-            attempt,
-            rejected,
+            key: o.key,
+            first: o.first,
+            how: Failure {
+                rejected: o.verdict == Verdict::Rejected,
+                proto: o.key.proto,
+                stealth: o.stealth,
+            },
             bin,
             hash,
         });
@@ -74,43 +68,33 @@ impl FailureQueue {
         }
         if self.queue.len() > DEPTH {
             let f = self.queue.pop_front().expect("queue is not empty");
-            count(bins, stats, closed_through, f);
+            count(bins, closed_through, f);
         }
     }
 
     /// Count everything queued (before bins close, at the end, before
     /// statistics are read).
-    pub fn flush(&mut self, bins: &mut BinTable, stats: &mut AggStats, closed_through: i64) {
+    pub fn flush(&mut self, bins: &mut BinTable, closed_through: i64) {
         while let Some(f) = self.queue.pop_front() {
-            count(bins, stats, closed_through, f);
+            count(bins, closed_through, f);
         }
     }
 }
 
 /// Count a failed attempt in its source's bin.
 #[inline]
-fn count(bins: &mut BinTable, stats: &mut AggStats, closed_through: i64, f: Failed) {
-    if f.rejected {
-        stats.rejected += 1;
-    } else {
-        stats.unanswered += 1;
-    }
+fn count(bins: &mut BinTable, closed_through: i64, f: Failed) {
     if f.bin <= closed_through {
         debug_assert!(false, "attempt resolved after its bin closed");
         return;
     }
-    let how = Failure {
-        rejected: f.rejected,
-        proto: f.key.proto,
-        stealth: f.attempt.stealth,
-    };
     bins.record(
         f.bin,
         f.key.src,
         f.key.dst,
         f.key.dport,
-        f.attempt.first,
-        how,
+        f.first,
+        f.how,
         f.hash,
     );
 }
@@ -122,7 +106,7 @@ mod tests {
 
     #[test]
     fn failures_are_counted_in_order_once_through_the_queue() {
-        let (mut bins, mut stats) = (BinTable::new(100, 100, usize::MAX), AggStats::default());
+        let mut bins = BinTable::new(100, 100, usize::MAX);
         let mut q = FailureQueue::new(10);
         for i in 0..20u16 {
             let key = FlowKey {
@@ -132,20 +116,54 @@ mod tests {
                 dst: "192.0.2.1".parse().unwrap(),
                 dport: i,
             };
-            let a = Attempt {
+            let o = Outcome {
+                key,
                 first: 5,
+                settled: 6,
+                verdict: if i % 2 == 0 {
+                    Verdict::Rejected
+                } else {
+                    Verdict::Unanswered
+                },
                 stealth: false,
             };
-            q.push(&mut bins, &mut stats, -1, &key, a, i % 2 == 0);
+            q.push(&mut bins, -1, &o);
         }
-        assert_eq!(stats.rejected + stats.unanswered, 20 - DEPTH as u64);
-        q.flush(&mut bins, &mut stats, -1);
-        assert_eq!((stats.rejected, stats.unanswered), (10, 10));
-        let mut out = Vec::new();
-        bins.close_through(0, &mut out);
-        out.sort_by_key(|s| s.src);
+        let counted = |bins: &mut BinTable| {
+            let mut out = Vec::new();
+            bins.close_through(0, &mut out);
+            out.sort_by_key(|s| s.src);
+            out
+        };
+        assert_eq!(
+            counted(&mut bins).iter().map(|s| s.total).sum::<u64>(),
+            20 - DEPTH as u64
+        );
+        q.flush(&mut bins, -1);
+        let out = counted(&mut bins);
+        assert_eq!(out.iter().map(|s| s.total).sum::<u64>(), DEPTH as u64);
+        let mut bins = BinTable::new(100, 100, usize::MAX);
+        for i in 0..20u16 {
+            let o = Outcome {
+                key: FlowKey {
+                    proto: TCP,
+                    src: std::net::IpAddr::from([203, 0, 113, (i % 3) as u8]),
+                    sport: 40000,
+                    dst: "192.0.2.1".parse().unwrap(),
+                    dport: i,
+                },
+                first: 5,
+                settled: 6,
+                verdict: Verdict::Rejected,
+                stealth: false,
+            };
+            q.push(&mut bins, -1, &o);
+        }
+        q.flush(&mut bins, -1);
+        let out = counted(&mut bins);
         let totals: Vec<u64> = out.iter().map(|s| s.total).collect();
         assert_eq!(totals, vec![7, 7, 6]);
+        assert_eq!(out[0].rejected, 7);
         assert_eq!(out[0].ports.smallest(3), vec![0, 3, 6]);
     }
 }

@@ -18,8 +18,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::prefetch;
 use crate::event::FlowKey;
+use crate::sketch::prefetch;
 use crate::time::Nanos;
 
 /// One pending attempt.

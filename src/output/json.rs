@@ -1,0 +1,29 @@
+//! JSON lines: one object per finding, the rule's columns in order, then
+//! `Rule`. The seed rule's lines carry the seed KQL query's field names.
+
+use std::io::{self, Write};
+
+use serde::ser::{SerializeMap, Serializer};
+
+use crate::finding::{Finding, Value};
+use crate::time::{rfc3339, Precision};
+
+pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::new(&mut *out);
+    let mut map = ser.serialize_map(Some(f.fields.len() + 1))?;
+    for (name, value) in &f.fields {
+        match value {
+            Value::Text(s) => map.serialize_entry(name, s)?,
+            Value::Count(n) => map.serialize_entry(name, n)?,
+            Value::Signed(n) => map.serialize_entry(name, n)?,
+            Value::Flag(b) => map.serialize_entry(name, b)?,
+            Value::Ip(a) => map.serialize_entry(name, &a.to_string())?,
+            Value::Time(t) => map.serialize_entry(name, &rfc3339(*t, Some(precision)))?,
+            Value::WindowTime(t) => map.serialize_entry(name, &rfc3339(*t, None))?,
+            Value::Ports(p) => map.serialize_entry(name, p)?,
+        }
+    }
+    map.serialize_entry("Rule", f.rule)?;
+    map.end()?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,269 @@
+//! Rules: policy over attempt outcomes.
+//!
+//! Attempt tracking (`track`) resolves every attempt to an [`Outcome`];
+//! each rule observes the outcomes (and the events that are not attempts)
+//! of one shard in its own per-shard state, closes windows into mergeable
+//! partials, and, in the merger, adds up a (window, source)'s partials from
+//! every shard and evaluates them into [`Finding`]s. A rule is one module
+//! implementing [`Rule`] and one line in [`rule_set!`] below; the set is
+//! statically dispatched, so the per-event path makes no virtual calls.
+
+pub mod seed;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ahash::AHashMap;
+
+use crate::event::{Event, Outcome};
+use crate::finding::Finding;
+
+/// What the merger makes of one (window, source)'s merged partial.
+#[derive(Debug)]
+pub enum Judgement {
+    /// Below the rule's thresholds.
+    Below,
+    /// Over them, but the source is allow-listed: counted, not written.
+    Allowed,
+    Report(Finding),
+}
+
+/// One rule: its options (`Self`), its per-shard state and its partials.
+pub trait Rule: Clone + Send + Sync + 'static {
+    /// The `Rule` field of its findings, and its name in `--rules`.
+    const NAME: &'static str;
+    /// Per-shard state.
+    type Shard: RuleShard<Partial = Self::Partial>;
+    /// One shard's piece of one (window, source).
+    type Partial: Send + 'static;
+
+    /// State for one of `shards` shards (caps are split among them).
+    fn shard(&self, shards: usize) -> Self::Shard;
+    /// The (window, source) a partial belongs to.
+    fn key(p: &Self::Partial) -> (i64, IpAddr);
+    /// Add another shard's piece of the same (window, source).
+    fn merge(into: &mut Self::Partial, p: Self::Partial);
+    /// The merged partial, judged.
+    fn evaluate(&self, p: &Self::Partial) -> Judgement;
+}
+
+/// A rule's state on one shard.
+pub trait RuleShard: Send {
+    type Partial;
+    /// An attempt's outcome.
+    fn observe(&mut self, o: &Outcome);
+    /// An event that is not part of an attempt (echo requests, ...).
+    #[inline]
+    fn observe_event(&mut self, _ev: &Event) {}
+    /// Windows up to and including `through` are over: hand over their
+    /// partials.
+    fn close_through(&mut self, through: i64, out: &mut Vec<Self::Partial>);
+    /// Add this rule's counters.
+    fn count(&self, _c: &mut RuleCounters) {}
+}
+
+/// Counters the rules keep on each shard (added up for the report).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleCounters {
+    /// Attempts from home networks, which the seed rule leaves out.
+    pub home_probes: u64,
+    /// Attempts to port 0 (left out by the seed rule).
+    pub port_zero: u64,
+    pub sources_evicted: u64,
+    pub dest_sets_saturated: u64,
+    pub sources_now: u64,
+    pub peak_sources: u64,
+    /// Peak heap bytes of port and host sets.
+    pub peak_set_bytes: u64,
+}
+
+impl RuleCounters {
+    pub fn add(&mut self, o: &RuleCounters) {
+        self.home_probes += o.home_probes;
+        self.port_zero += o.port_zero;
+        self.sources_evicted += o.sources_evicted;
+        self.dest_sets_saturated += o.dest_sets_saturated;
+        self.sources_now += o.sources_now;
+        self.peak_sources += o.peak_sources;
+        self.peak_set_bytes += o.peak_set_bytes;
+    }
+}
+
+/// What the merger counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MergeStats {
+    pub rows: u64,
+    /// Findings about allow-listed sources, not written.
+    pub allow_suppressed: u64,
+    /// (window, source) partials that met no threshold.
+    pub below_threshold: u64,
+}
+
+/// One rule's partials waiting in the merger, by window then source.
+struct Pool<R: Rule> {
+    rule: R,
+    waiting: BTreeMap<i64, AHashMap<IpAddr, R::Partial>>,
+}
+
+impl<R: Rule> Pool<R> {
+    fn new(rule: R) -> Self {
+        Pool {
+            rule,
+            waiting: BTreeMap::new(),
+        }
+    }
+
+    fn accept(&mut self, partials: Vec<R::Partial>) {
+        use std::collections::hash_map::Entry;
+        for p in partials {
+            let (window, src) = R::key(&p);
+            match self.waiting.entry(window).or_default().entry(src) {
+                Entry::Occupied(mut e) => R::merge(e.get_mut(), p),
+                Entry::Vacant(e) => {
+                    e.insert(p);
+                }
+            }
+        }
+    }
+
+    /// Judge every window up to `ready`.
+    fn release_through(&mut self, ready: i64, out: &mut Vec<Finding>, stats: &mut MergeStats) {
+        while let Some(entry) = self.waiting.first_entry() {
+            if *entry.key() > ready {
+                break;
+            }
+            for p in entry.remove().into_values() {
+                match self.rule.evaluate(&p) {
+                    Judgement::Below => stats.below_threshold += 1,
+                    Judgement::Allowed => stats.allow_suppressed += 1,
+                    Judgement::Report(f) => out.push(f),
+                }
+            }
+        }
+    }
+}
+
+/// Declares the rule set: one `field: Type` line per rule, in output order
+/// within a window.
+macro_rules! rule_set {
+    ($($field:ident: $rule:ty),* $(,)?) => {
+        /// The rules that are on, with their options.
+        #[derive(Clone, Debug, Default)]
+        pub struct RuleSet {
+            $(pub $field: Option<$rule>,)*
+        }
+
+        /// Every rule's name, in output order.
+        pub const NAMES: &[&str] = &[$(<$rule as Rule>::NAME,)*];
+
+        /// Every rule's state on one shard.
+        pub struct ShardRules {
+            $($field: Option<<$rule as Rule>::Shard>,)*
+        }
+
+        /// Every rule's partials from one shard.
+        #[derive(Default)]
+        pub struct Partials {
+            $(pub $field: Vec<<$rule as Rule>::Partial>,)*
+        }
+
+        /// Every rule's partials waiting in the merger.
+        pub struct Pools {
+            $($field: Option<Pool<$rule>>,)*
+        }
+
+        impl RuleSet {
+            pub fn shard(&self, shards: usize) -> ShardRules {
+                ShardRules {
+                    $($field: self.$field.as_ref().map(|r| r.shard(shards)),)*
+                }
+            }
+
+            pub fn pools(&self) -> Pools {
+                Pools {
+                    $($field: self.$field.clone().map(Pool::new),)*
+                }
+            }
+
+            /// Names of the rules that are on.
+            pub fn enabled(&self) -> Vec<&'static str> {
+                let mut v = Vec::new();
+                $(if self.$field.is_some() {
+                    v.push(<$rule as Rule>::NAME);
+                })*
+                v
+            }
+        }
+
+        impl ShardRules {
+            #[inline]
+            pub fn observe(&mut self, o: &Outcome) {
+                $(if let Some(s) = &mut self.$field {
+                    s.observe(o);
+                })*
+            }
+
+            #[inline]
+            pub fn observe_event(&mut self, ev: &Event) {
+                $(if let Some(s) = &mut self.$field {
+                    s.observe_event(ev);
+                })*
+            }
+
+            pub fn close_through(&mut self, through: i64, out: &mut Partials) {
+                $(if let Some(s) = &mut self.$field {
+                    s.close_through(through, &mut out.$field);
+                })*
+            }
+
+            pub fn count(&self, c: &mut RuleCounters) {
+                $(if let Some(s) = &self.$field {
+                    s.count(c);
+                })*
+            }
+        }
+
+        impl Partials {
+            pub fn is_empty(&self) -> bool {
+                true $(&& self.$field.is_empty())*
+            }
+        }
+
+        impl Pools {
+            pub fn accept(&mut self, p: Partials) {
+                $(if let Some(pool) = &mut self.$field {
+                    pool.accept(p.$field);
+                })*
+            }
+
+            /// Findings of every window up to `ready`, in output order.
+            pub fn release_through(&mut self, ready: i64, stats: &mut MergeStats) -> Vec<Finding> {
+                let mut out = Vec::new();
+                $(if let Some(pool) = &mut self.$field {
+                    pool.release_through(ready, &mut out, stats);
+                })*
+                sort_findings(&mut out);
+                stats.rows += out.len() as u64;
+                out
+            }
+        }
+    };
+}
+
+rule_set! {
+    seed: seed::Seed,
+}
+
+/// Output order: by window; within one, by rule (in rule-set order), then
+/// heaviest first, then by address (IPv4 before IPv6), so the order never
+/// depends on which thread finished first.
+pub fn sort_findings(f: &mut [Finding]) {
+    let rank = |rule: &str| NAMES.iter().position(|n| *n == rule).unwrap_or(usize::MAX);
+    f.sort_by(|a, b| {
+        a.window_start
+            .cmp(&b.window_start)
+            .then(rank(a.rule).cmp(&rank(b.rule)))
+            .then(b.weight.cmp(&a.weight))
+            .then(a.source.cmp(&b.source))
+    });
+}
