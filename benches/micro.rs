@@ -15,7 +15,6 @@ use picket::aggregate::Aggregator;
 use picket::config::{Detection, Limits};
 use picket::decode::{decode, decode_general, LinkType};
 use picket::event::{Event, FlowKey, TCP};
-use picket::rules::seed::Seed;
 use picket::rules::RuleSet;
 use picket::sketch::portset::PortSet;
 use picket::track::pending::PendingTable;
@@ -185,9 +184,7 @@ fn aggregation(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let (det, limits) = (Detection::default(), Limits::default());
-                let rules = RuleSet {
-                    seed: Some(Seed::new(&det, &limits)),
-                };
+                let rules = RuleSet::build(&[], &det, &limits).expect("every rule");
                 Aggregator::new(1, det.bin, det.answer_timeout, &limits, &rules)
             },
             |mut a| {

@@ -197,8 +197,8 @@ impl Aggregator {
     fn handle_hashed(&mut self, ev: &Event, h: u64) {
         self.advance(ev.clock);
         self.events += 1;
-        if ev.kind == Kind::EchoRequest {
-            self.echo_requests += 1;
+        if ev.kind.is_attempt_free() {
+            self.echo_requests += (ev.kind == Kind::EchoRequest) as u64;
             self.rules.observe_event(ev);
             return;
         }

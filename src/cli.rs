@@ -12,6 +12,7 @@ use crate::config::{Detection, Limits, DEFAULT_HOME};
 use crate::error::Error;
 use crate::output::Format;
 use crate::pipeline::Settings;
+use crate::rules;
 use crate::time::{Nanos, NANOS_PER_SEC};
 
 #[derive(Parser, Debug)]
@@ -27,7 +28,7 @@ reports, per source and 5-minute bin, the sources whose failed attempts cross th
 rule's thresholds. Rows are JSON lines with the field names of the Sentinel KQL rule.\n\n\
 Exit codes: 0 ok, 1 output failed, 2 bad command line, 3 input unusable, \
 4 input damaged part way (rows for what was read were written), 5 no capture privilege.",
-    after_help = "Examples:\n  picket replay pcaps/nmap-syn.pcap\n  picket replay --format table day1.pcapng day2.pcapng\n  tcpdump -w - -i eth0 | picket replay -\n  picket live eth0 --allow 198.51.100.0/24 --output rows.json"
+    after_help = "Examples:\n  picket replay pcaps/nmap-sS-top1000.pcap\n  picket replay --format table day1.pcapng day2.pcapng\n  tcpdump -w - -i eth0 | picket replay -\n  picket live eth0 --allow 198.51.100.0/24 --output rows.json"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -96,12 +97,17 @@ pub struct Common {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Home networks, never reported as scanners (comma-separated CIDRs;
-    /// replaces the default list).
-    #[arg(long, value_name = "CIDR,...", value_delimiter = ',', default_values_t = DEFAULT_HOME.iter().map(|s| s.parse::<IpNet>().unwrap()))]
-    pub home: Vec<IpNet>,
-    /// Authorised scanners (comma-separated CIDRs): their rows are suppressed and counted.
-    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    /// Rules to run (comma-separated; default: all). `--rules seed` gives
+    /// only the seed rule's rows.
+    #[arg(long, value_name = "RULE,...", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(rules::NAMES))]
+    pub rules: Vec<String>,
+    /// Home networks (comma-separated CIDRs or addresses; replaces the
+    /// default list; `none` for no home networks). The seed rule leaves
+    /// their sources out; the internal rule counts only them.
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',', default_values = DEFAULT_HOME)]
+    pub home: Vec<String>,
+    /// Authorised scanners (comma-separated CIDRs or addresses): their rows are suppressed and counted.
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',', value_parser = parse_net)]
     pub allow: Vec<IpNet>,
     /// File of allow-listed CIDRs, one per line, `#` starts a comment.
     #[arg(long, value_name = "FILE")]
@@ -152,6 +158,24 @@ pub struct Common {
     pub max_set_mib: usize,
 }
 
+/// A CIDR, or a bare address as a /32 or /128.
+fn parse_net(s: &str) -> Result<IpNet, String> {
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("not a CIDR or an address: {s:?}"))
+}
+
+/// `--home`: networks, or `none`.
+fn home_networks(values: &[String]) -> Result<Vec<IpNet>, Error> {
+    if values.len() == 1 && values[0] == "none" {
+        return Ok(Vec::new());
+    }
+    values
+        .iter()
+        .map(|v| parse_net(v).map_err(|e| Error::Usage(format!("--home: {e} (or `none`)"))))
+        .collect()
+}
+
 fn seconds(what: &str, s: f64) -> Result<Nanos, Error> {
     if !(0.0..=1e9).contains(&s) {
         return Err(Error::Usage(format!(
@@ -192,7 +216,7 @@ impl Common {
                 sweep_ips: self.sweep_hosts,
                 limited_sweep_ips: self.limited_sweep_hosts,
                 ports_listed: self.ports_listed,
-                home: self.home.clone(),
+                home: home_networks(&self.home)?,
                 allow,
             },
             limits: Limits {
@@ -207,6 +231,7 @@ impl Common {
             pin: self.pin,
             stats_every: None,
             progress: false,
+            rules: self.rules.clone(),
         })
     }
 }
@@ -220,9 +245,7 @@ fn read_cidr_file(path: &PathBuf) -> Result<Vec<IpNet>, Error> {
         if line.is_empty() {
             continue;
         }
-        let net = line
-            .parse::<IpNet>()
-            .or_else(|_| line.parse::<std::net::IpAddr>().map(IpNet::from))
+        let net = parse_net(line)
             .map_err(|_| Error::input(&name, format!("line {}: not a CIDR: {line:?}", i + 1)))?;
         nets.push(net);
     }

@@ -28,6 +28,8 @@ pub enum Kind {
     Unreachable,
     /// ICMP or ICMPv6 echo request (ping sweeps; not part of the seed rule).
     EchoRequest,
+    /// ICMP or ICMPv6 echo reply `src -> dst`: `src` answered `dst`'s ping.
+    EchoReply,
 }
 
 /// Transport protocol numbers as on the wire.
@@ -161,6 +163,14 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// A FIN/NULL/XMAS probe (never answered, so always failed).
     pub stealth: bool,
+}
+
+impl Kind {
+    /// Events that are not part of an attempt: rules see them as they are.
+    #[inline]
+    pub fn is_attempt_free(self) -> bool {
+        matches!(self, Kind::EchoRequest | Kind::EchoReply)
+    }
 }
 
 impl Outcome {

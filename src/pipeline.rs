@@ -24,7 +24,6 @@ use crate::error::Error;
 use crate::event::{Event, Kind};
 use crate::merge::Merger;
 use crate::output::RowWriter;
-use crate::rules::seed::Seed;
 use crate::rules::{MergeStats, Partials, RuleSet};
 use crate::shard::Router;
 use crate::stats::{human, CaptureStats, Report};
@@ -45,14 +44,14 @@ pub struct Settings {
     pub stats_every: Option<Duration>,
     /// Show a progress line on stderr (replay, when it is a terminal).
     pub progress: bool,
+    /// Rules to run, by name (empty: all).
+    pub rules: Vec<String>,
 }
 
 impl Settings {
     /// The rules that are on, with their options.
-    pub fn rule_set(&self) -> RuleSet {
-        RuleSet {
-            seed: Some(Seed::new(&self.detection, &self.limits)),
-        }
+    pub fn rule_set(&self) -> Result<RuleSet, Error> {
+        RuleSet::build(&self.rules, &self.detection, &self.limits).map_err(Error::Usage)
     }
 }
 
@@ -66,6 +65,7 @@ impl Default for Settings {
             pin: false,
             stats_every: None,
             progress: false,
+            rules: Vec::new(),
         }
     }
 }
@@ -108,7 +108,7 @@ pub fn run<S: FrameSource>(
 ) -> Result<Report, Error> {
     let shards = settings.threads.max(1);
     let router = Router::new(shards);
-    let rules = settings.rule_set();
+    let rules = settings.rule_set()?;
     let started = Instant::now();
     let board = Arc::new(Board {
         shards: Mutex::new(vec![AggStats::default(); shards]),
@@ -198,7 +198,16 @@ pub fn run<S: FrameSource>(
             to_shards: &to_shards,
             recycled,
         };
-        let capture = capture_loop(source, settings, &router, lanes, stop, &board, started);
+        // Home sources' TCP probes can be dropped before aggregation only
+        // while no rule counts them.
+        let home = if rules.ignores_home_sources() {
+            NetSet::new(&settings.detection.home)
+        } else {
+            NetSet::default()
+        };
+        let capture = capture_loop(
+            source, settings, home, &router, lanes, stop, &board, started,
+        );
         drop(to_shards);
 
         // Home probes dropped by the capture stage count with the ones the
@@ -341,7 +350,7 @@ impl Capturer<'_> {
         let initiator = match ev.kind {
             Kind::Syn | Kind::Stealth | Kind::Unreachable => &ev.src,
             Kind::SynAck | Kind::Rst => &ev.dst,
-            Kind::Udp | Kind::EchoRequest => return false,
+            Kind::Udp | Kind::EchoRequest | Kind::EchoReply => return false,
         };
         if !self.home.contains(initiator) {
             return false;
@@ -397,9 +406,11 @@ impl Capturer<'_> {
 
 /// Read, decode, stamp the clock, route into batches. Runs on the caller's
 /// thread.
+#[allow(clippy::too_many_arguments)]
 fn capture_loop<S: FrameSource>(
     source: &mut S,
     settings: &Settings,
+    home: NetSet,
     router: &Router,
     lanes: Lanes<'_>,
     stop: &AtomicBool,
@@ -409,7 +420,7 @@ fn capture_loop<S: FrameSource>(
     let batch = settings.batch.max(1);
     let mut cap = Capturer {
         router,
-        home: NetSet::new(&settings.detection.home),
+        home,
         batch,
         batches: (0..lanes.to_shards.len())
             .map(|_| Vec::with_capacity(batch))

@@ -490,3 +490,35 @@ fn a_crafted_extension_chain_at_the_end_of_a_file_is_a_skip_not_a_crash() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), EXPECTED, "{reader}");
     }
 }
+
+#[test]
+fn rules_are_chosen_by_name_and_home_networks_can_be_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "scan.pcap",
+        &pcap_bytes(1, false, &scan_capture()),
+    );
+    let f = f.to_str().unwrap();
+    let out = picket(&["replay", "--rules", "seed,bogus", f]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bogus") && err.contains("ping-sweep"),
+        "names the known rules: {err}"
+    );
+    // A bare address is a /32 for --allow and --home.
+    let out = picket(&["replay", "-q", "--allow", "203.0.113.7", f]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(!text.contains("203.0.113.7"), "{text}");
+    let out = picket(&["replay", "-q", "--home", "203.0.113.7,2001:db8:bad::1", f]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(r#""Rule":"internal""#), "{text}");
+    assert!(!text.contains(r#""Rule":"seed""#), "{text}");
+    let out = picket(&["replay", "-q", "--home", "none", f]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED);
+    let out = picket(&["replay", "-q", "--home", "10.0.0.0/33", f]);
+    assert_error(&out, 2, "--home");
+}

@@ -43,16 +43,68 @@ fn golden(file: &Path) -> String {
         .unwrap_or_else(|_| panic!("no golden rows for {name}: {}", g.display()))
 }
 
+/// `--rules seed` writes exactly the seed rule's golden rows.
 #[test]
 fn every_capture_replays_to_its_golden_rows() {
     for f in corpus() {
         let want = golden(&f);
         for extra in [
-            &["--threads", "1"][..],
-            &["--threads", "2"],
-            &["--threads", "2", "--reader", "libpcap"],
+            &["--rules", "seed", "--threads", "1"][..],
+            &["--rules", "seed", "--threads", "2"],
+            &["--rules", "seed", "--threads", "2", "--reader", "libpcap"],
         ] {
             assert_eq!(replay(&f, extra), want, "{} with {extra:?}", f.display());
+        }
+    }
+}
+
+/// A non-seed line: (Rule, ScanType, UniqueDestIPs).
+type Line = (&'static str, &'static str, u64);
+
+/// With every rule on (the default), the seed rule's lines are still the
+/// golden rows; the other rules add what each capture shows, and nothing
+/// on the benign captures; the same bytes for 1, 2 and 4 threads.
+#[test]
+fn all_rules_add_only_what_each_capture_shows() {
+    // Capture -> (rule, ScanType, UniqueDestIPs) of each non-seed line.
+    let extra: &[(&str, &[Line])] = &[("nmap-sn-sweep", &[("ping-sweep", "Ping Sweep", 64)])];
+    for f in corpus() {
+        let name = f.file_stem().unwrap().to_str().unwrap();
+        let out = replay(&f, &["--threads", "1"]);
+        for t in ["2", "4"] {
+            assert_eq!(
+                replay(&f, &["--threads", t]),
+                out,
+                "{name} with {t} threads"
+            );
+        }
+        let (seed, others): (Vec<&str>, Vec<&str>) =
+            out.lines().partition(|l| l.ends_with(r#","Rule":"seed"}"#));
+        let seed: String = seed.iter().map(|l| format!("{l}\n")).collect();
+        assert_eq!(seed, golden(&f), "{name}: seed lines");
+        let got: Vec<(String, String, u64)> = others
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["Rule"].as_str().unwrap().to_string(),
+                    v["ScanType"].as_str().unwrap().to_string(),
+                    v["UniqueDestIPs"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String, u64)> = extra
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, w)| {
+                w.iter()
+                    .map(|(r, s, h)| (r.to_string(), s.to_string(), *h))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(got, want, "{name}: lines of the other rules");
+        if name.starts_with("benign") {
+            assert!(out.is_empty(), "{name} must stay silent: {out}");
         }
     }
 }

@@ -50,6 +50,13 @@ fn merged(mut parts: Vec<Vec<(Nanos, Vec<u8>)>>) -> Vec<(Nanos, Vec<u8>)> {
     all
 }
 
+/// Settings with only the seed rule on (`--rules seed`).
+fn seed_only(threads: usize) -> picket::pipeline::Settings {
+    let mut s = settings(threads);
+    s.rules = vec!["seed".into()];
+    s
+}
+
 fn one_row(rows: &[Value]) -> &Value {
     assert_eq!(rows.len(), 1, "{rows:#?}");
     &rows[0]
@@ -296,8 +303,19 @@ fn thresholds_and_every_scan_type() {
     assert_eq!(one_row(&rows)["ScanType"], "IP Block Sweep");
     assert_eq!(rows[0]["TotalAttempts"], 30);
     thirty.pop();
-    let (rows, _) = run_ip(&thirty, &settings(2));
+    let (rows, _) = run_ip(&thirty, &seed_only(2));
     assert!(rows.is_empty(), "29 attempts");
+    // The small-sweep rule takes it: 10 hosts, whatever the attempts.
+    let (rows, _) = run_ip(&thirty, &settings(2));
+    let r = one_row(&rows);
+    assert_eq!(
+        (&r["Rule"], &r["ScanType"]),
+        (&"small-sweep".into(), &"Small IP Sweep".into())
+    );
+    assert_eq!(
+        (&r["UniqueDestIPs"], &r["TotalAttempts"]),
+        (&10.into(), &29.into())
+    );
     // Suspicious Probe: unreachable with the defaults (a reported row has
     // >= 10 ports or >= 5 hosts); with --min-hosts 3, 4 hosts x 8 = 32
     // attempts report, below the Limited IP Sweep's 5 hosts.
@@ -377,9 +395,16 @@ fn ports_targeted_lists_the_smallest_fifty() {
 #[test]
 fn home_networks_and_the_allow_list() {
     let scan = |src| syns(src, &[TARGET], 1..=10, T0, MS);
-    let (rows, rep) = run_ip(&scan("172.20.1.1"), &settings(2));
+    let (rows, rep) = run_ip(&scan("172.20.1.1"), &seed_only(2));
     assert!(rows.is_empty(), "172.16.0.0/12 is home");
     assert_eq!(rep.agg.home_probes, 10);
+    // The internal rule reports it, with the seed rule's columns.
+    let (rows, _) = run_ip(&scan("172.20.1.1"), &settings(2));
+    let r = one_row(&rows);
+    assert_eq!(
+        (&r["Rule"], &r["Technique"], &r["ScanType"]),
+        (&"internal".into(), &"T1046".into(), &"Port Scan".into())
+    );
     let (rows, _) = run_ip(&scan("172.32.1.1"), &settings(2));
     assert_eq!(
         one_row(&rows)["SourceIP"],
@@ -387,9 +412,16 @@ fn home_networks_and_the_allow_list() {
         "outside 172.16.0.0/12"
     );
     for home in ["10.1.2.3", "192.168.1.1", "127.0.0.1", "169.254.1.1"] {
-        let (rows, _) = run_ip(&scan(home), &settings(1));
+        let (rows, _) = run_ip(&scan(home), &seed_only(1));
         assert!(rows.is_empty(), "{home}");
+        let (rows, _) = run_ip(&scan(home), &settings(1));
+        assert_eq!(one_row(&rows)["Rule"], "internal", "{home}");
     }
+    // No home networks: the same scan is the seed rule's.
+    let mut s = settings(2);
+    s.detection.home = Vec::new();
+    let (rows, _) = run_ip(&scan("10.1.2.3"), &s);
+    assert_eq!(one_row(&rows)["Rule"], "seed");
     let mut s = settings(2);
     s.detection.allow = vec!["203.0.113.0/24".parse().unwrap()];
     let mut all = scan(SCANNER);

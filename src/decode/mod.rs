@@ -36,7 +36,7 @@ pub enum Skip {
     OtherProtocol,
     /// TCP that is neither a probe nor an answer (ACK, data, FIN+ACK).
     TcpSession,
-    /// ICMP other than echo request and destination unreachable.
+    /// ICMP other than echo request / reply and destination unreachable.
     OtherIcmp,
 }
 
@@ -123,6 +123,7 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
             let icmp = Icmpv4Slice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
             match icmp.type_u8() {
                 8 => Ok(event(Kind::EchoRequest, ICMP, 0, 0)),
+                0 => Ok(event(Kind::EchoReply, ICMP, 0, 0)),
                 3 => quoted_attempt(icmp.payload(), ts),
                 _ => Err(Skip::OtherIcmp),
             }
@@ -131,6 +132,7 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
             let icmp = Icmpv6Slice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
             match icmp.type_u8() {
                 128 => Ok(event(Kind::EchoRequest, ICMPV6, 0, 0)),
+                129 => Ok(event(Kind::EchoReply, ICMPV6, 0, 0)),
                 1 => quoted_attempt(icmp.payload(), ts),
                 _ => Err(Skip::OtherIcmp),
             }

@@ -8,15 +8,20 @@
 //! implementing [`Rule`] and one line in [`rule_set!`] below; the set is
 //! statically dispatched, so the per-event path makes no virtual calls.
 
+pub mod internal;
+pub mod ping_sweep;
 pub mod seed;
+pub mod small_sweep;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ahash::AHashMap;
 
+use crate::config::{Detection, Limits};
 use crate::event::{Event, Outcome};
 use crate::finding::Finding;
+use small_sweep::SmallSweep;
 
 /// What the merger makes of one (window, source)'s merged partial.
 #[derive(Debug)]
@@ -37,6 +42,9 @@ pub trait Rule: Clone + Send + Sync + 'static {
     /// One shard's piece of one (window, source).
     type Partial: Send + 'static;
 
+    /// The rule with its default options (taken from the detection
+    /// settings and memory limits where it shares them).
+    fn configure(det: &Detection, limits: &Limits) -> Self;
     /// State for one of `shards` shards (caps are split among them).
     fn shard(&self, shards: usize) -> Self::Shard;
     /// The (window, source) a partial belongs to.
@@ -153,8 +161,9 @@ macro_rules! rule_set {
             $(pub $field: Option<$rule>,)*
         }
 
-        /// Every rule's name, in output order.
-        pub const NAMES: &[&str] = &[$(<$rule as Rule>::NAME,)*];
+        /// Every rule's name, in output order (the policies that judge
+        /// another rule's counts last).
+        pub const NAMES: &[&str] = &[$(<$rule as Rule>::NAME,)* SmallSweep::NAME];
 
         /// Every rule's state on one shard.
         pub struct ShardRules {
@@ -173,6 +182,15 @@ macro_rules! rule_set {
         }
 
         impl RuleSet {
+            /// The rules named in `names`, with default options.
+            fn configure(names: &[&str], det: &Detection, limits: &Limits) -> RuleSet {
+                RuleSet {
+                    $($field: names
+                        .contains(&<$rule as Rule>::NAME)
+                        .then(|| <$rule as Rule>::configure(det, limits)),)*
+                }
+            }
+
             pub fn shard(&self, shards: usize) -> ShardRules {
                 ShardRules {
                     $($field: self.$field.as_ref().map(|r| r.shard(shards)),)*
@@ -183,15 +201,6 @@ macro_rules! rule_set {
                 Pools {
                     $($field: self.$field.clone().map(Pool::new),)*
                 }
-            }
-
-            /// Names of the rules that are on.
-            pub fn enabled(&self) -> Vec<&'static str> {
-                let mut v = Vec::new();
-                $(if self.$field.is_some() {
-                    v.push(<$rule as Rule>::NAME);
-                })*
-                v
             }
         }
 
@@ -252,6 +261,49 @@ macro_rules! rule_set {
 
 rule_set! {
     seed: seed::Seed,
+    internal: internal::Internal,
+    ping_sweep: ping_sweep::PingSweep,
+}
+
+impl RuleSet {
+    /// The rules named in `names` (all when it is empty), with default
+    /// options; an unknown name is an error naming the known ones.
+    pub fn build(names: &[String], det: &Detection, limits: &Limits) -> Result<RuleSet, String> {
+        let mut chosen: Vec<&str> = Vec::new();
+        for n in names {
+            let Some(known) = NAMES.iter().find(|k| *k == n) else {
+                return Err(format!("unknown rule {n:?} (rules: {})", NAMES.join(", ")));
+            };
+            chosen.push(known);
+        }
+        if names.is_empty() {
+            chosen = NAMES.to_vec();
+        }
+        let small_sweep = chosen.contains(&SmallSweep::NAME);
+        let mut set = RuleSet::configure(&chosen, det, limits);
+        if small_sweep {
+            // The policy judges what the seed and internal rules count:
+            // they count (silently, if not chosen) for it.
+            let seed = set.seed.get_or_insert_with(|| seed::Seed {
+                report: false,
+                ..Rule::configure(det, limits)
+            });
+            seed.small_sweep = Some(SmallSweep::default());
+            let internal = set.internal.get_or_insert_with(|| {
+                let mut i: internal::Internal = Rule::configure(det, limits);
+                i.0.report = false;
+                i
+            });
+            internal.0.small_sweep = Some(SmallSweep::default());
+        }
+        Ok(set)
+    }
+
+    /// True if no rule that is on counts attempts from home networks: then
+    /// the capture stage may drop home sources' TCP probes early.
+    pub fn ignores_home_sources(&self) -> bool {
+        self.internal.is_none()
+    }
 }
 
 /// Output order: by window; within one, by rule (in rule-set order), then

@@ -12,6 +12,7 @@ mod failures;
 
 use std::net::IpAddr;
 
+use super::small_sweep::SmallSweep;
 use super::{Judgement, Rule, RuleCounters, RuleShard};
 use crate::config::{self, Detection, Limits, NetSet};
 use crate::event::Outcome;
@@ -45,11 +46,32 @@ impl ScanType {
     }
 }
 
-/// The seed rule's options.
+/// Which sources a seed-style rule counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Population {
+    /// Sources outside the home networks (the seed rule).
+    Outside,
+    /// Sources inside them (the internal rule).
+    Inside,
+}
+
+/// The seed rule's options. The internal rule is the same computation over
+/// the other population, and the small-sweep policy judges what either
+/// counted (see `internal.rs`, `small_sweep.rs`).
 #[derive(Clone, Debug)]
 pub struct Seed {
     pub det: Detection,
     pub limits: Limits,
+    /// The `Rule` field of its rows.
+    pub name: &'static str,
+    /// The `Technique` field of its rows.
+    pub technique: &'static str,
+    pub population: Population,
+    /// Write its own rows (off when it only counts for the small-sweep
+    /// policy).
+    pub report: bool,
+    /// Judge the summaries that stay below the thresholds as small sweeps.
+    pub small_sweep: Option<SmallSweep>,
 }
 
 impl Seed {
@@ -57,6 +79,11 @@ impl Seed {
         Seed {
             det: det.clone(),
             limits: limits.clone(),
+            name: "seed",
+            technique: "T1595",
+            population: Population::Outside,
+            report: true,
+            small_sweep: None,
         }
     }
 
@@ -80,14 +107,14 @@ impl Seed {
     }
 
     /// The row's columns (contract, section 5, and picket's additions).
-    pub fn fields(&self, s: &SourceSummary, scan_type: ScanType) -> Vec<(&'static str, Value)> {
+    pub fn fields(&self, s: &SourceSummary, scan_type: &'static str) -> Vec<(&'static str, Value)> {
         let ports = s.ports.len();
         // Kusto datetime_diff counts boundaries crossed, not elapsed time.
         let minutes = (floor_minutes(s.last) - floor_minutes(s.first)).max(1) as u64;
         vec![
             ("TimeGenerated", Value::WindowTime(s.bin * self.det.bin)),
             ("SourceIP", Value::Ip(s.src)),
-            ("ScanType", Value::Text(scan_type.as_str())),
+            ("ScanType", Value::Text(scan_type)),
             ("UniqueDestPorts", Value::Count(ports.into())),
             ("UniqueDestIPs", Value::Count(s.unique_ips.into())),
             ("TotalAttempts", Value::Count(s.total)),
@@ -104,7 +131,7 @@ impl Seed {
             ("LastSeen", Value::Time(s.last)),
             ("DeviceVendor", Value::Text(DEVICE_VENDOR)),
             ("DeviceProduct", Value::Text(DEVICE_PRODUCT)),
-            ("Technique", Value::Text("T1595")),
+            ("Technique", Value::Text(self.technique)),
             ("RejectedAttempts", Value::Count(s.rejected)),
             ("UnansweredAttempts", Value::Count(s.total - s.rejected)),
             ("UdpAttempts", Value::Count(s.udp)),
@@ -119,10 +146,15 @@ impl Rule for Seed {
     type Shard = SeedShard;
     type Partial = SourceSummary;
 
+    fn configure(det: &Detection, limits: &Limits) -> Self {
+        Seed::new(det, limits)
+    }
+
     fn shard(&self, shards: usize) -> SeedShard {
         let l = self.limits.per_shard(shards);
         SeedShard {
             home: NetSet::new(&self.det.home),
+            inside: self.population == Population::Inside,
             closed_through: i64::MIN,
             bins: BinTable::new(l.max_sources, l.max_dests_per_source, l.max_set_bytes),
             failed: FailureQueue::new(self.det.bin),
@@ -140,14 +172,18 @@ impl Rule for Seed {
     }
 
     fn evaluate(&self, s: &SourceSummary) -> Judgement {
-        let Some(scan_type) = self.scan_type(s.ports.len(), s.unique_ips, s.total) else {
-            return Judgement::Below;
+        let (rule, scan_type) = match self.scan_type(s.ports.len(), s.unique_ips, s.total) {
+            Some(t) if self.report => (self.name, t.as_str()),
+            _ => match &self.small_sweep {
+                Some(sweep) if sweep.holds(s) => (SmallSweep::NAME, SmallSweep::SCAN_TYPE),
+                _ => return Judgement::Below,
+            },
         };
         if config::contains(&self.det.allow, &s.src) {
             return Judgement::Allowed;
         }
         Judgement::Report(Finding {
-            rule: Self::NAME,
+            rule,
             window_start: s.bin * self.det.bin,
             source: s.src,
             weight: s.total,
@@ -159,6 +195,8 @@ impl Rule for Seed {
 /// The seed rule on one shard.
 pub struct SeedShard {
     home: NetSet,
+    /// Count sources inside the home networks instead of outside.
+    inside: bool,
     /// Bins up to this one are closed.
     closed_through: i64,
     bins: BinTable,
@@ -177,8 +215,9 @@ impl RuleShard for SeedShard {
             self.port_zero += 1;
             return;
         }
-        if self.home.contains(&o.key.src) {
-            self.home_probes += 1;
+        if self.home.contains(&o.key.src) != self.inside {
+            // Counted once, by the rule that leaves home sources out.
+            self.home_probes += !self.inside as u64;
             return;
         }
         if o.failed() {

@@ -74,7 +74,7 @@ impl Tracker {
     #[inline]
     pub fn lookup_hash(&self, ev: &Event) -> u64 {
         match ev.kind {
-            Kind::EchoRequest => 0,
+            Kind::EchoRequest | Kind::EchoReply => 0,
             _ => self.pending.hash(&Self::lookup_key(ev)),
         }
     }
@@ -99,7 +99,7 @@ impl Tracker {
             Kind::Rst => self.answer(&ev.key().reversed(), h, ev.ts, clock, true, emit),
             Kind::Unreachable => self.answer(&ev.key(), h, ev.ts, clock, true, emit),
             Kind::Udp => self.udp(ev, h, clock, emit),
-            Kind::EchoRequest => {}
+            Kind::EchoRequest | Kind::EchoReply => {}
         }
     }
 

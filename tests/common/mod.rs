@@ -117,6 +117,22 @@ pub fn echo_request(src: &str, dst: &str) -> Vec<u8> {
     out
 }
 
+pub fn echo_reply(src: &str, dst: &str) -> Vec<u8> {
+    let (s, d) = (ip(src), ip(dst));
+    let mut out = Vec::new();
+    match s {
+        IpAddr::V4(_) => PacketBuilder::ipv4(v4(s), v4(d), 64)
+            .icmpv4_echo_reply(1, 1)
+            .write(&mut out, b"ping")
+            .unwrap(),
+        IpAddr::V6(_) => PacketBuilder::ipv6(v6(s), v6(d), 64)
+            .icmpv6_echo_reply(1, 1)
+            .write(&mut out, b"ping")
+            .unwrap(),
+    }
+    out
+}
+
 fn ethertype(ip_packet: &[u8]) -> [u8; 2] {
     if ip_packet[0] >> 4 == 6 {
         [0x86, 0xdd]
