@@ -31,6 +31,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Started with descriptor 1 closed (`>&-`)? Rust's runtime reopens a
+/// closed standard descriptor on /dev/null, read-write, before `main`, so
+/// rows would vanish with exit 0. A shell's `>/dev/null` opens it
+/// write-only; read-write /dev/null on descriptor 1 is the runtime's.
+fn stdout_was_closed() -> bool {
+    // SAFETY: fcntl and fstat only read the descriptor's flags and status
+    // into the local `st`.
+    unsafe {
+        let flags = libc::fcntl(1, libc::F_GETFL);
+        if flags == -1 {
+            return true;
+        }
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(1, &mut st) != 0 {
+            return true;
+        }
+        let null = std::fs::metadata("/dev/null").map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.rdev()
+        });
+        flags & libc::O_ACCMODE == libc::O_RDWR
+            && st.st_mode & libc::S_IFMT == libc::S_IFCHR
+            && null.is_ok_and(|r| r == st.st_rdev)
+    }
+}
+
 fn run(cli: Cli) -> Result<i32, Error> {
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -70,7 +96,14 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 Error::Output(format!("{}: {e}", path.display()))
             })?))
         }
-        None => Box::new(BufWriter::new(io::stdout())),
+        None => {
+            if stdout_was_closed() {
+                return Err(Error::Output(
+                    "standard output is closed; give --output FILE".into(),
+                ));
+            }
+            Box::new(BufWriter::new(io::stdout()))
+        }
     };
     let writer = RowWriter::new(out, common.format, precision);
     // One pipeline per source type, so each reader inlines into its loop.

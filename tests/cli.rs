@@ -202,6 +202,12 @@ fn table_format_and_output_file() {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 3, "{table}");
     assert!(lines[0].starts_with("BIN"));
+    assert_eq!(
+        lines[0].split("  ").filter(|h| h.trim() == "PORTS").count(),
+        1,
+        "one column headed PORTS: {}",
+        lines[0]
+    );
     assert!(lines[2].contains("203.0.113.7") && lines[2].contains("Aggressive Port Scan"));
     let stats = String::from_utf8(out.stderr).unwrap();
     assert!(stats.contains("rows           2 written"), "{stats}");
@@ -371,9 +377,46 @@ fn help_explains_the_commands() {
         "--allow",
         "--max-sources",
         "--format",
+        "--rules",
     ] {
         assert!(text.contains(opt), "{opt} missing from replay --help");
     }
+    // Every capture the examples name is one that exists.
+    let out = picket(&["--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let named: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| w.starts_with("pcaps/"))
+        .collect();
+    assert!(!named.is_empty(), "{text}");
+    for p in named {
+        assert!(
+            root.join(p).exists(),
+            "--help names {p}, which does not exist"
+        );
+    }
+}
+
+#[test]
+fn a_closed_standard_output_is_an_error_not_silence() {
+    let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/nmap-sS-top1000.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(["replay", "-q"])
+        .arg(&pcap)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "null is a fine output");
+    // `>&-`: descriptor 1 closed in the child.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" replay -q \"$1\" >&-")
+        .arg(env!("CARGO_BIN_EXE_picket"))
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert_error(&out, 1, "standard output");
 }
 
 /// Random damage to a capture file: never a panic, always an exit code
