@@ -102,34 +102,32 @@ pub fn unreachable(from: &str, to: &str, original: &[u8]) -> Vec<u8> {
 }
 
 pub fn echo_request(src: &str, dst: &str) -> Vec<u8> {
-    let (s, d) = (ip(src), ip(dst));
-    let mut out = Vec::new();
-    match s {
-        IpAddr::V4(_) => PacketBuilder::ipv4(v4(s), v4(d), 64)
-            .icmpv4_echo_request(1, 1)
-            .write(&mut out, b"ping")
-            .unwrap(),
-        IpAddr::V6(_) => PacketBuilder::ipv6(v6(s), v6(d), 64)
-            .icmpv6_echo_request(1, 1)
-            .write(&mut out, b"ping")
-            .unwrap(),
-    }
-    out
+    echo(src, dst, false)
 }
 
 pub fn echo_reply(src: &str, dst: &str) -> Vec<u8> {
+    echo(src, dst, true)
+}
+
+/// An ICMP or ICMPv6 echo request, or reply, by the addresses' family.
+fn echo(src: &str, dst: &str, reply: bool) -> Vec<u8> {
     let (s, d) = (ip(src), ip(dst));
     let mut out = Vec::new();
-    match s {
-        IpAddr::V4(_) => PacketBuilder::ipv4(v4(s), v4(d), 64)
+    match (s, reply) {
+        (IpAddr::V4(_), false) => PacketBuilder::ipv4(v4(s), v4(d), 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut out, b"ping"),
+        (IpAddr::V4(_), true) => PacketBuilder::ipv4(v4(s), v4(d), 64)
             .icmpv4_echo_reply(1, 1)
-            .write(&mut out, b"ping")
-            .unwrap(),
-        IpAddr::V6(_) => PacketBuilder::ipv6(v6(s), v6(d), 64)
+            .write(&mut out, b"ping"),
+        (IpAddr::V6(_), false) => PacketBuilder::ipv6(v6(s), v6(d), 64)
+            .icmpv6_echo_request(1, 1)
+            .write(&mut out, b"ping"),
+        (IpAddr::V6(_), true) => PacketBuilder::ipv6(v6(s), v6(d), 64)
             .icmpv6_echo_reply(1, 1)
-            .write(&mut out, b"ping")
-            .unwrap(),
+            .write(&mut out, b"ping"),
     }
+    .unwrap();
     out
 }
 
