@@ -6,7 +6,7 @@ use hdrhistogram::Histogram;
 
 use crate::config::Limits;
 use crate::event::{Event, Kind};
-use crate::rules::{Partials, RuleCounters, RuleSet, ShardRules};
+use crate::rules::{Notices, Partials, RuleCounters, RuleSet, ShardRules, Updates};
 use crate::time::Nanos;
 use crate::track::{TrackStats, Tracker};
 
@@ -31,6 +31,8 @@ pub struct AggStats {
     pub pending_evicted: u64,
     pub sources_evicted: u64,
     pub udp_flows_evicted: u64,
+    /// (source, bin) pieces the early rule gave up.
+    pub early_evicted: u64,
     pub dest_sets_saturated: u64,
     pub pending_now: u64,
     pub sources_now: u64,
@@ -57,6 +59,7 @@ impl AggStats {
         self.pending_evicted += o.pending_evicted;
         self.sources_evicted += o.sources_evicted;
         self.udp_flows_evicted += o.udp_flows_evicted;
+        self.early_evicted += o.early_evicted;
         self.dest_sets_saturated += o.dest_sets_saturated;
         self.pending_now += o.pending_now;
         self.sources_now += o.sources_now;
@@ -87,6 +90,9 @@ pub struct Aggregator {
     closed: Partials,
     /// Reused by `handle_batch`: one lookup hash per event.
     hashes: Vec<u64>,
+    /// Notices from the merger applied so far.
+    acked: u64,
+    finished: bool,
 }
 
 impl Aggregator {
@@ -115,6 +121,8 @@ impl Aggregator {
             events: 0,
             closed: Partials::default(),
             hashes: Vec::new(),
+            acked: 0,
+            finished: false,
         }
     }
 
@@ -203,8 +211,12 @@ impl Aggregator {
             return;
         }
         let rules = &mut self.rules;
-        self.tracker
-            .handle(ev, h, self.clock, &mut |o| rules.observe(&o));
+        if self
+            .tracker
+            .handle(ev, h, self.clock, &mut |o| rules.observe(&o))
+        {
+            self.rules.observe_opened(ev, self.clock);
+        }
     }
 
     /// End of input: everything still pending is unanswered, every window
@@ -214,6 +226,36 @@ impl Aggregator {
         self.tracker.drain(self.clock, &mut |o| rules.observe(&o));
         self.rules.close_through(i64::MAX, &mut self.closed);
         self.closed_through = i64::MAX;
+        self.finished = true;
+    }
+
+    /// The capture time through which everything this shard will ever
+    /// report has been reported (see [`Tracker::settled_through`]).
+    pub fn watermark(&self) -> Nanos {
+        if self.finished {
+            Nanos::MAX
+        } else if self.clock == Nanos::MIN {
+            Nanos::MIN
+        } else {
+            self.tracker.settled_through(self.clock)
+        }
+    }
+
+    /// What the rules have for the merger now.
+    pub fn take_updates(&mut self) -> Updates {
+        let mut u = Updates::default();
+        self.rules.take_updates(&mut u);
+        u
+    }
+
+    /// Apply the merger's notice message number `seq`.
+    pub fn notice(&mut self, n: &Notices, seq: u64) {
+        self.rules.notice(n);
+        self.acked = self.acked.max(seq);
+    }
+
+    pub fn acked(&self) -> u64 {
+        self.acked
     }
 
     /// Partials of windows closed since the last call, and the window
@@ -250,6 +292,7 @@ impl Aggregator {
             pending_evicted: self.tracker.pending_evicted(),
             sources_evicted: r.sources_evicted,
             udp_flows_evicted: self.tracker.udp_flows_evicted(),
+            early_evicted: r.early_evicted,
             dest_sets_saturated: r.dest_sets_saturated,
             pending_now: self.tracker.pending_len() as u64,
             sources_now: r.sources_now,

@@ -156,8 +156,9 @@ pub struct Outcome {
     pub key: FlowKey,
     /// Timestamp of the attempt's first packet.
     pub first: Nanos,
-    /// Capture time at which the outcome became known: the answer's
-    /// timestamp, or first + answer timeout for an unanswered attempt
+    /// Capture time at which the outcome became known: the sensor clock
+    /// when the answer was read (its own timestamp, unless it came out of
+    /// time order), or first + answer timeout for an unanswered attempt
     /// (earlier if it was given up to free memory or the input ended).
     pub settled: Nanos,
     pub verdict: Verdict,

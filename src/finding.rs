@@ -31,6 +31,9 @@ pub struct Finding {
     pub source: IpAddr,
     /// Within a window, heavier findings come first (TotalAttempts).
     pub weight: u64,
+    /// For an alert written while its window was open: the capture time
+    /// at which it was detected (the order such alerts are written in).
+    pub detected_at: Option<Nanos>,
     /// The rule's columns, in output order.
     pub fields: Vec<(&'static str, Value)>,
 }

@@ -22,9 +22,9 @@ use crate::config::{Detection, Limits, NetSet};
 use crate::decode::decode;
 use crate::error::Error;
 use crate::event::{Event, Kind};
-use crate::merge::Merger;
+use crate::merge::{Merger, ShardReport};
 use crate::output::RowWriter;
-use crate::rules::{MergeStats, Partials, RuleSet};
+use crate::rules::{MergeStats, Notices, RuleSet};
 use crate::shard::Router;
 use crate::stats::{human, CaptureStats, Report};
 use crate::time::{Nanos, NANOS_PER_SEC};
@@ -72,22 +72,25 @@ impl Default for Settings {
 
 /// Messages (batches or ticks) queued to each aggregator.
 const SHARD_QUEUE: usize = 64;
-/// Capture time between ticks to every aggregator.
+/// Capture time between ticks to every aggregator (each tick lets every
+/// aggregator report how far it has got).
 const TICK: Nanos = NANOS_PER_SEC;
-/// In live mode the clock may follow the wall clock, less this allowance
-/// for packets still in the kernel's buffer.
-const LIVE_ALLOWANCE: Nanos = 2 * NANOS_PER_SEC;
+/// The same, capturing live: early alerts must be out within a second of
+/// their detection.
+const LIVE_TICK: Nanos = NANOS_PER_SEC / 10;
+/// In live mode, on a quiet link, the clock follows the wall clock less
+/// this allowance: a packet waits in the kernel's ring at most the read
+/// timeout (100 ms) before it is handed over, and when the link is quiet
+/// nothing is waiting at all.
+const LIVE_ALLOWANCE: Nanos = NANOS_PER_SEC / 2;
 
 enum ToShard {
     Batch(Vec<Event>),
     Tick(Nanos),
 }
 
-struct Closed {
-    shard: usize,
-    partials: Partials,
-    through: i64,
-}
+/// A numbered notice message from the merger to every aggregator.
+type NoticeMsg = Arc<(u64, Notices)>;
 
 /// What the aggregators publish for periodic statistics.
 #[derive(Default)]
@@ -134,7 +137,8 @@ pub fn run<S: FrameSource>(
     };
 
     std::thread::scope(|scope| {
-        let (to_merger, merger_rx) = bounded::<Closed>(256);
+        let (to_merger, merger_rx) = bounded::<ShardReport>(256);
+        let mut notice_txs = Vec::with_capacity(shards);
         // Emptied batches go back to the capture thread, which fills them
         // again: no allocation per batch on the hot path.
         let (recycle, recycled) = bounded::<Vec<Event>>(4 * SHARD_QUEUE);
@@ -143,6 +147,8 @@ pub fn run<S: FrameSource>(
         for shard in 0..shards {
             let (tx, rx) = bounded::<ToShard>(SHARD_QUEUE);
             to_shards.push(tx);
+            let (notice_tx, notices) = crossbeam_channel::unbounded::<NoticeMsg>();
+            notice_txs.push(notice_tx);
             let to_merger = to_merger.clone();
             let recycle = recycle.clone();
             let det = &settings.detection;
@@ -158,9 +164,12 @@ pub fn run<S: FrameSource>(
                         aggregate(
                             Aggregator::new(shards, det.bin, det.answer_timeout, limits, rules),
                             shard,
-                            rx,
-                            to_merger,
-                            recycle,
+                            Lines {
+                                rx,
+                                notices,
+                                to_merger,
+                                recycle,
+                            },
                             &board,
                         )
                     })
@@ -170,13 +179,28 @@ pub fn run<S: FrameSource>(
         drop(to_merger);
         let merge_board = Arc::clone(&board);
         let rules = &rules;
+        let det = &settings.detection;
         let merger = std::thread::Builder::new()
             .name("merge".into())
             .spawn_scoped(scope, move || {
-                let mut merger = Merger::new(rules, shards);
+                let mut merger = Merger::new(rules, shards, det.bin, det.answer_timeout);
                 let mut failed = None;
-                for c in merger_rx {
-                    let rows = merger.accept(c.shard, c.partials, c.through);
+                let mut finished = vec![false; shards];
+                let mut notice_txs = Some(notice_txs);
+                for r in merger_rx {
+                    finished[r.shard] |= r.watermark == Nanos::MAX;
+                    let (rows, notices) = merger.accept(r);
+                    if let (Some(n), Some(txs)) = (notices, &notice_txs) {
+                        let n = Arc::new(n);
+                        for tx in txs {
+                            let _ = tx.send(Arc::clone(&n));
+                        }
+                    }
+                    // Aggregators that have finished wait for notices
+                    // until there can be no more.
+                    if finished.iter().all(|&f| f) && merger.settled() {
+                        notice_txs = None;
+                    }
                     merge_board
                         .rows
                         .fetch_add(rows.len() as u64, Ordering::Relaxed);
@@ -240,47 +264,76 @@ pub fn run<S: FrameSource>(
     })
 }
 
-/// One aggregator thread: events in, closed summaries out.
+/// An aggregator thread's channels.
+struct Lines {
+    rx: Receiver<ToShard>,
+    notices: Receiver<NoticeMsg>,
+    to_merger: Sender<ShardReport>,
+    recycle: Sender<Vec<Event>>,
+}
+
+/// One aggregator thread: events in, closed summaries and updates out.
 fn aggregate(
     mut agg: Aggregator,
     shard: usize,
-    rx: Receiver<ToShard>,
-    to_merger: Sender<Closed>,
-    recycle: Sender<Vec<Event>>,
+    lines: Lines,
     board: &Board,
 ) -> (AggStats, Histogram<u64>) {
     let mut through = agg.closed_through();
-    let send = |agg: &mut Aggregator, through: &mut i64| {
-        if agg.has_closed() || agg.closed_through() > *through {
+    let mut acked = 0;
+    // Report what changed (or, when `force`d, at least the watermark).
+    let report = |agg: &mut Aggregator, through: &mut i64, acked: &mut u64, force: bool| {
+        while let Ok(n) = lines.notices.try_recv() {
+            agg.notice(&n.1, n.0);
+        }
+        let updates = agg.take_updates();
+        if force
+            || agg.has_closed()
+            || agg.closed_through() > *through
+            || !updates.is_empty()
+            || agg.acked() > *acked
+        {
             let (partials, t) = agg.take_closed();
             *through = t;
+            *acked = agg.acked();
             // The merger only goes away if output failed; keep draining.
-            let _ = to_merger.send(Closed {
+            let _ = lines.to_merger.send(ShardReport {
                 shard,
                 partials,
                 through: t,
+                updates,
+                watermark: agg.watermark(),
+                acked: agg.acked(),
             });
         }
     };
-    for msg in rx {
-        match msg {
+    for msg in &lines.rx {
+        let tick = match msg {
             ToShard::Batch(mut events) => {
                 agg.handle_batch(&events);
                 events.clear();
                 // Full (or the capture thread is gone): let it drop.
-                let _ = recycle.try_send(events);
+                let _ = lines.recycle.try_send(events);
+                false
             }
             ToShard::Tick(clock) => {
                 agg.advance(clock);
                 if let Ok(mut b) = board.shards.lock() {
                     b[shard] = agg.stats();
                 }
+                true
             }
-        }
-        send(&mut agg, &mut through);
+        };
+        report(&mut agg, &mut through, &mut acked, tick);
     }
     agg.finish();
-    send(&mut agg, &mut through);
+    report(&mut agg, &mut through, &mut acked, true);
+    // The merger may still want this shard's share of what others
+    // reported last: answer its notices until it has no more.
+    for n in &lines.notices {
+        agg.notice(&n.1, n.0);
+        report(&mut agg, &mut through, &mut acked, true);
+    }
     (agg.stats(), agg.delays().clone())
 }
 
@@ -312,6 +365,8 @@ struct Capturer<'a> {
     st: CaptureStats,
     clock: Nanos,
     next_tick: Nanos,
+    /// Capture time between ticks.
+    tick: Nanos,
 }
 
 impl Capturer<'_> {
@@ -368,7 +423,7 @@ impl Capturer<'_> {
         } else {
             self.flush();
         }
-        self.next_tick = self.clock.saturating_add(TICK);
+        self.next_tick = self.clock.saturating_add(self.tick);
     }
 
     #[inline]
@@ -429,6 +484,7 @@ fn capture_loop<S: FrameSource>(
         st: CaptureStats::default(),
         clock: Nanos::MIN,
         next_tick: Nanos::MIN,
+        tick: if source.is_live() { LIVE_TICK } else { TICK },
     };
     let live = source.is_live();
     let mut next_report = settings.stats_every.map(|d| started + d);

@@ -149,13 +149,13 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "  state          peak sources {}, peak pending {}, peak set memory {}; evicted: sources {}, pending {}, udp flows {}; saturated host sets {}",
-            a.peak_sources, a.peak_pending, human_bytes(a.peak_set_bytes), a.sources_evicted, a.pending_evicted, a.udp_flows_evicted, a.dest_sets_saturated
+            "  state          peak sources {}, peak pending {}, peak set memory {}; evicted: sources {}, pending {}, udp flows {}, early pieces {}; saturated host sets {}",
+            a.peak_sources, a.peak_pending, human_bytes(a.peak_set_bytes), a.sources_evicted, a.pending_evicted, a.udp_flows_evicted, a.early_evicted, a.dest_sets_saturated
         );
         let _ = writeln!(
             s,
-            "  rows           {} written, {} suppressed by the allow list",
-            self.merge.rows, self.merge.allow_suppressed
+            "  rows           {} written, {} suppressed by the allow list (early alerts: {}); early updates dropped {}",
+            self.merge.rows, self.merge.allow_suppressed, self.merge.early_allowed, self.merge.updates_dropped
         );
         if self.damaged_inputs > 0 {
             let _ = writeln!(

@@ -61,9 +61,22 @@ fn scan_capture() -> Vec<(Nanos, Vec<u8>)> {
     ethernet_records(&pk)
 }
 
-const EXPECTED: &str = r#"{"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"2001:db8:bad::1","ScanType":"IP Block Sweep","UniqueDestPorts":1,"UniqueDestIPs":12,"TotalAttempts":36,"AttemptsPerMinute":36,"PortsTargeted":[445],"ScanDurationSeconds":3,"FirstSeen":"2026-11-24T20:00:20.300000Z","LastSeen":"2026-11-24T20:00:23.800000Z","DeviceVendor":"picket","DeviceProduct":"picket T1595 sensor","Technique":"T1595","RejectedAttempts":0,"UnansweredAttempts":36,"UdpAttempts":0,"StealthProbes":0,"UniqueDestIPsIsLowerBound":false,"Rule":"seed"}
+/// The early alerts (contract 6.1): the port scan crosses 10 ports at its
+/// 10th rejection (port 10's RST, 10.101 s); the sweep crosses 30 attempts
+/// to >= 5 hosts when its 30th probe (10th host, 23.2 s) goes unanswered
+/// for the 5 s answer timeout (28.2 s). Both come before the bin closes.
+const EARLY_ROWS: &str = r#"{"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"203.0.113.7","ScanType":"Port Scan","UniqueDestPorts":10,"UniqueDestIPs":1,"TotalAttempts":10,"AttemptsPerMinute":10,"PortsTargeted":[1,2,3,4,5,6,7,8,9,10],"ScanDurationSeconds":0,"FirstSeen":"2026-11-24T20:00:10.010000Z","LastSeen":"2026-11-24T20:00:10.100000Z","DeviceVendor":"picket","DeviceProduct":"picket T1595 sensor","Technique":"T1595","RejectedAttempts":10,"UnansweredAttempts":0,"UdpAttempts":0,"StealthProbes":0,"UniqueDestIPsIsLowerBound":false,"DetectedAt":"2026-11-24T20:00:10.101000Z","Rule":"early"}
+{"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"2001:db8:bad::1","ScanType":"IP Block Sweep","UniqueDestPorts":1,"UniqueDestIPs":10,"TotalAttempts":30,"AttemptsPerMinute":30,"PortsTargeted":[445],"ScanDurationSeconds":3,"FirstSeen":"2026-11-24T20:00:20.300000Z","LastSeen":"2026-11-24T20:00:23.200000Z","DeviceVendor":"picket","DeviceProduct":"picket T1595 sensor","Technique":"T1595","RejectedAttempts":0,"UnansweredAttempts":30,"UdpAttempts":0,"StealthProbes":0,"UniqueDestIPsIsLowerBound":false,"DetectedAt":"2026-11-24T20:00:28.200000Z","Rule":"early"}
+"#;
+
+/// The seed rows at bin close.
+const SEED_ROWS: &str = r#"{"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"2001:db8:bad::1","ScanType":"IP Block Sweep","UniqueDestPorts":1,"UniqueDestIPs":12,"TotalAttempts":36,"AttemptsPerMinute":36,"PortsTargeted":[445],"ScanDurationSeconds":3,"FirstSeen":"2026-11-24T20:00:20.300000Z","LastSeen":"2026-11-24T20:00:23.800000Z","DeviceVendor":"picket","DeviceProduct":"picket T1595 sensor","Technique":"T1595","RejectedAttempts":0,"UnansweredAttempts":36,"UdpAttempts":0,"StealthProbes":0,"UniqueDestIPsIsLowerBound":false,"Rule":"seed"}
 {"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"203.0.113.7","ScanType":"Aggressive Port Scan","UniqueDestPorts":25,"UniqueDestIPs":1,"TotalAttempts":25,"AttemptsPerMinute":25,"PortsTargeted":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25],"ScanDurationSeconds":0,"FirstSeen":"2026-11-24T20:00:10.010000Z","LastSeen":"2026-11-24T20:00:10.250000Z","DeviceVendor":"picket","DeviceProduct":"picket T1595 sensor","Technique":"T1595","RejectedAttempts":15,"UnansweredAttempts":10,"UdpAttempts":0,"StealthProbes":0,"UniqueDestIPsIsLowerBound":false,"Rule":"seed"}
 "#;
+
+/// Everything a default replay writes.
+static EXPECTED: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{EARLY_ROWS}{SEED_ROWS}"));
 
 #[test]
 fn replay_writes_the_full_rows() {
@@ -80,7 +93,7 @@ fn replay_writes_the_full_rows() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
 }
 
 #[test]
@@ -129,7 +142,7 @@ fn several_files_merge_in_timestamp_order_and_stdin_works() {
     let fa = write(dir.path(), "a.pcap", &pcap_bytes(1, false, &a));
     let fb = write(dir.path(), "b.pcap", &pcap_bytes(1, false, &b));
     let out = picket(&["replay", "-q", fb.to_str().unwrap(), fa.to_str().unwrap()]);
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_picket"))
         .args(["replay", "-q", "-"])
@@ -145,7 +158,7 @@ fn several_files_merge_in_timestamp_order_and_stdin_works() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
 }
 
 #[test]
@@ -200,17 +213,21 @@ fn table_format_and_output_file() {
     assert_eq!(out.status.code(), Some(0));
     let table = std::fs::read_to_string(&o).unwrap();
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 3, "{table}");
+    assert_eq!(lines.len(), 5, "{table}");
     assert!(lines[0].starts_with("BIN"));
+    assert!(
+        lines[1].contains("early") && lines[1].contains("20:00:10  20:00:10"),
+        "the port scan's early alert, first seen and detected at 20:00:10: {table}"
+    );
     assert_eq!(
         lines[0].split("  ").filter(|h| h.trim() == "PORTS").count(),
         1,
         "one column headed PORTS: {}",
         lines[0]
     );
-    assert!(lines[2].contains("203.0.113.7") && lines[2].contains("Aggressive Port Scan"));
+    assert!(lines[4].contains("203.0.113.7") && lines[4].contains("Aggressive Port Scan"));
     let stats = String::from_utf8(out.stderr).unwrap();
-    assert!(stats.contains("rows           2 written"), "{stats}");
+    assert!(stats.contains("rows           4 written"), "{stats}");
 }
 
 fn assert_error(out: &Output, code: i32, needle: &str) {
@@ -305,7 +322,11 @@ fn damaged_files_keep_the_rows_read_so_far() {
             err.contains("cut.pcap") && err.contains("truncated"),
             "{reader}: {err}"
         );
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED, "{reader}");
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            *EXPECTED,
+            "{reader}"
+        );
 
         let out = picket(&["replay", "-q", "--reader", reader, absurd.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -530,7 +551,7 @@ fn a_crafted_extension_chain_at_the_end_of_a_file_is_a_skip_not_a_crash() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{reader}: {err}");
         assert!(err.contains("bad_ip=1"), "{reader}: {err}");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), EXPECTED, "{reader}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), *EXPECTED, "{reader}");
     }
 }
 
@@ -554,14 +575,14 @@ fn rules_are_chosen_by_name_and_home_networks_can_be_none() {
     let out = picket(&["replay", "-q", "--allow", "203.0.113.7", f]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 1, "{text}");
+    assert_eq!(text.lines().count(), 2, "the sweep's alert and row: {text}");
     assert!(!text.contains("203.0.113.7"), "{text}");
     let out = picket(&["replay", "-q", "--home", "203.0.113.7,2001:db8:bad::1", f]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(r#""Rule":"internal""#), "{text}");
     assert!(!text.contains(r#""Rule":"seed""#), "{text}");
     let out = picket(&["replay", "-q", "--home", "none", f]);
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), EXPECTED);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
     let out = picket(&["replay", "-q", "--home", "10.0.0.0/33", f]);
     assert_error(&out, 2, "--home");
 }

@@ -80,6 +80,10 @@ fn all_rules_add_only_what_each_capture_shows() {
         }
         let (seed, others): (Vec<&str>, Vec<&str>) =
             out.lines().partition(|l| l.ends_with(r#","Rule":"seed"}"#));
+        let (early, others): (Vec<&str>, Vec<&str>) = others
+            .into_iter()
+            .partition(|l| l.ends_with(r#","Rule":"early"}"#));
+        check_early_alerts(name, &early, &seed);
         let seed: String = seed.iter().map(|l| format!("{l}\n")).collect();
         assert_eq!(seed, golden(&f), "{name}: seed lines");
         let got: Vec<(String, String, u64)> = others
@@ -106,6 +110,44 @@ fn all_rules_add_only_what_each_capture_shows() {
         if name.starts_with("benign") {
             assert!(out.is_empty(), "{name} must stay silent: {out}");
         }
+    }
+}
+
+/// One early alert per seed row, for the same (bin, source), written in
+/// DetectedAt order, with counts that met the seed thresholds and are at
+/// most the row's.
+fn check_early_alerts(name: &str, early: &[&str], seed: &[&str]) {
+    let parse = |l: &&str| serde_json::from_str::<serde_json::Value>(l).unwrap();
+    let early: Vec<serde_json::Value> = early.iter().map(parse).collect();
+    let seed: Vec<serde_json::Value> = seed.iter().map(parse).collect();
+    let key = |v: &serde_json::Value| (v["TimeGenerated"].to_string(), v["SourceIP"].to_string());
+    let mut ek: Vec<_> = early.iter().map(key).collect();
+    let mut sk: Vec<_> = seed.iter().map(key).collect();
+    ek.sort();
+    sk.sort();
+    assert_eq!(ek, sk, "{name}: one early alert per seed row");
+    let at: Vec<String> = early
+        .iter()
+        .map(|e| e["DetectedAt"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] <= w[1]),
+        "{name}: in DetectedAt order"
+    );
+    let n = |v: &serde_json::Value, f: &str| v[f].as_u64().unwrap();
+    for e in &early {
+        let s = seed.iter().find(|s| key(s) == key(e)).unwrap();
+        let (ports, ips, total) = (
+            n(e, "UniqueDestPorts"),
+            n(e, "UniqueDestIPs"),
+            n(e, "TotalAttempts"),
+        );
+        assert!(ports >= 10 || (ips >= 5 && total >= 30), "{name}: {e}");
+        assert!(ports <= n(s, "UniqueDestPorts") && total <= n(s, "TotalAttempts"));
+        assert!(
+            e["DetectedAt"].as_str() >= e["LastSeen"].as_str(),
+            "{name}: {e}"
+        );
     }
 }
 

@@ -66,7 +66,7 @@ fn one_row(rows: &[Value]) -> &Value {
 fn syn_answered_by_syn_ack_is_not_a_failure() {
     let probes = syns(SCANNER, &[TARGET], 1..=20, T0, MS);
     let all = merged(vec![answers(&probes, "SA", 2 * MS), probes]);
-    let (rows, rep) = run_ip(&all, &settings(2));
+    let (rows, rep) = run_ip(&all, &seed_only(2));
     assert!(rows.is_empty(), "{rows:?}");
     assert_eq!(
         (rep.agg.answered, rep.agg.rejected, rep.agg.unanswered),
@@ -84,7 +84,7 @@ fn syn_rejected_by_rst_or_rst_ack() {
     for flags in ["R", "RA"] {
         let probes = syns(SCANNER, &[TARGET], 1..=20, T0, MS);
         let all = merged(vec![answers(&probes, flags, MS), probes]);
-        let (rows, rep) = run_ip(&all, &settings(2));
+        let (rows, rep) = run_ip(&all, &seed_only(2));
         let r = one_row(&rows);
         assert_eq!(r["ScanType"], "Aggressive Port Scan");
         assert_eq!(r["RejectedAttempts"], 20);
@@ -103,7 +103,7 @@ fn syn_rejected_by_icmp_unreachable_v4_and_v6() {
             .iter()
             .map(|(t, p)| (*t + MS, unreachable(router, src, p)))
             .collect();
-        let (rows, rep) = run_ip(&merged(vec![probes, icmp]), &settings(2));
+        let (rows, rep) = run_ip(&merged(vec![probes, icmp]), &seed_only(2));
         let r = one_row(&rows);
         assert_eq!(r["SourceIP"], src);
         assert_eq!(r["ScanType"], "Port Scan");
@@ -119,7 +119,7 @@ fn answer_timeout_is_inclusive() {
     let probes = syns(SCANNER, &[TARGET], 1..=10, T0, 0);
     let mut replies = answers(&probes[..5], "SA", 5 * SEC);
     replies.extend(answers(&probes[5..], "SA", 5 * SEC + 1));
-    let (rows, rep) = run_ip(&merged(vec![probes, replies]), &settings(1));
+    let (rows, rep) = run_ip(&merged(vec![probes, replies]), &seed_only(1));
     assert!(rows.is_empty(), "5 failed ports are below the threshold");
     assert_eq!((rep.agg.answered, rep.agg.unanswered), (5, 5));
 }
@@ -129,11 +129,11 @@ fn unanswered_until_timeout_and_pending_at_end_of_input() {
     // 10 SYNs, then traffic 10 s later moves the clock past every deadline.
     let mut all = syns(SCANNER, &[TARGET], 1..=10, T0, MS);
     all.push((T0 + 10 * SEC, tcp("198.51.100.7", TARGET, 1, 80, "A")));
-    let (rows, rep) = run_ip(&all, &settings(2));
+    let (rows, rep) = run_ip(&all, &seed_only(2));
     assert_eq!(one_row(&rows)["UnansweredAttempts"], 10);
     assert_eq!(rep.agg.unanswered, 10);
     // The same SYNs with nothing after them: pending at end of input.
-    let (rows, rep) = run_ip(&syns(SCANNER, &[TARGET], 1..=10, T0, MS), &settings(2));
+    let (rows, rep) = run_ip(&syns(SCANNER, &[TARGET], 1..=10, T0, MS), &seed_only(2));
     assert_eq!(one_row(&rows)["TotalAttempts"], 10);
     assert_eq!(rep.agg.unanswered, 10);
 }
@@ -151,14 +151,14 @@ fn retransmissions_count_once() {
         }
     }
     all.sort_by_key(|(t, _)| *t);
-    let (rows, rep) = run_ip(&all, &settings(2));
+    let (rows, rep) = run_ip(&all, &seed_only(2));
     assert_eq!(one_row(&rows)["TotalAttempts"], 10);
     assert_eq!(rep.agg.retransmissions, 20);
     // After the timeout, the same tuple is a new attempt.
     let again: Vec<_> = (0..2)
         .map(|k| (T0 + k * 6 * SEC, tcp(SCANNER, TARGET, 40000, 22, "S")))
         .collect();
-    let (_, rep) = run_ip(&again, &settings(1));
+    let (_, rep) = run_ip(&again, &seed_only(1));
     assert_eq!((rep.agg.attempts_tcp, rep.agg.retransmissions), (2, 0));
 }
 
@@ -171,7 +171,7 @@ fn stealth_probes_always_fail() {
         // Even a SYN-ACK (nonsense) does not answer them; RSTs reject half.
         let mut replies = answers(&probes[..5], "SA", MS);
         replies.extend(answers(&probes[5..], "RA", MS));
-        let (rows, rep) = run_ip(&merged(vec![probes, replies]), &settings(2));
+        let (rows, rep) = run_ip(&merged(vec![probes, replies]), &seed_only(2));
         let r = one_row(&rows);
         assert_eq!(r["StealthProbes"], 10, "flags {flags:?}");
         assert_eq!(r["RejectedAttempts"], 5);
@@ -201,7 +201,7 @@ fn udp_answered_rejected_and_unanswered() {
     for threads in [1, 3] {
         let (rows, rep) = run_ip(
             &merged(vec![probes.clone(), replies.clone()]),
-            &settings(threads),
+            &seed_only(threads),
         );
         assert!(rows.is_empty(), "8 failed ports: no row");
         assert_eq!(
@@ -216,7 +216,7 @@ fn udp_answered_rejected_and_unanswered() {
         );
     }
     // Twelve silent ports are a port scan over UDP.
-    let (rows, _) = run_ip(&probes, &settings(2));
+    let (rows, _) = run_ip(&probes, &seed_only(2));
     let r = one_row(&rows);
     assert_eq!(
         (r["UdpAttempts"].as_u64(), r["UniqueDestPorts"].as_u64()),
@@ -240,7 +240,7 @@ fn udp_reply_from_a_server_is_not_its_attempt() {
             udp(&server, "10.0.0.5", 53, 33000 + i as u16),
         ));
     }
-    let (rows, rep) = run_ip(&all, &settings(2));
+    let (rows, rep) = run_ip(&all, &seed_only(2));
     assert!(rows.is_empty());
     // The client's 12 queries are its attempts (tracked whoever sends
     // them; rules decide about home sources), all answered; the seed rule
@@ -272,7 +272,7 @@ fn hosts(n: usize) -> Vec<String> {
 fn scan_type(src: &str, n_hosts: usize, ports: u16, repeat: u16) -> Option<String> {
     let hs = hosts(n_hosts);
     let hs: Vec<&str> = hs.iter().map(|s| s.as_str()).collect();
-    let (rows, _) = run_ip(&unanswered_scan(src, &hs, ports, repeat), &settings(2));
+    let (rows, _) = run_ip(&unanswered_scan(src, &hs, ports, repeat), &seed_only(2));
     assert!(rows.len() <= 1);
     rows.first()
         .map(|r| r["ScanType"].as_str().unwrap().to_string())
@@ -299,14 +299,16 @@ fn thresholds_and_every_scan_type() {
     let hs = hosts(10);
     let hs: Vec<&str> = hs.iter().map(|s| s.as_str()).collect();
     let mut thirty = unanswered_scan(SCANNER, &hs, 1, 3);
-    let (rows, _) = run_ip(&thirty, &settings(2));
+    let (rows, _) = run_ip(&thirty, &seed_only(2));
     assert_eq!(one_row(&rows)["ScanType"], "IP Block Sweep");
     assert_eq!(rows[0]["TotalAttempts"], 30);
     thirty.pop();
     let (rows, _) = run_ip(&thirty, &seed_only(2));
     assert!(rows.is_empty(), "29 attempts");
     // The small-sweep rule takes it: 10 hosts, whatever the attempts.
-    let (rows, _) = run_ip(&thirty, &settings(2));
+    let mut s = seed_only(2);
+    s.rules.push("small-sweep".into());
+    let (rows, _) = run_ip(&thirty, &s);
     let r = one_row(&rows);
     assert_eq!(
         (&r["Rule"], &r["ScanType"]),
@@ -319,7 +321,7 @@ fn thresholds_and_every_scan_type() {
     // Suspicious Probe: unreachable with the defaults (a reported row has
     // >= 10 ports or >= 5 hosts); with --min-hosts 3, 4 hosts x 8 = 32
     // attempts report, below the Limited IP Sweep's 5 hosts.
-    let mut s = settings(2);
+    let mut s = seed_only(2);
     s.detection.min_ips = 3;
     let hs = hosts(4);
     let hs: Vec<&str> = hs.iter().map(|s| s.as_str()).collect();
@@ -335,7 +337,7 @@ fn scan_straddling_a_bin_boundary_splits_into_two_rows() {
         let t = T0 + 300 * SEC - 12 * SEC + p as Nanos * SEC;
         all.push((t, tcp(SCANNER, TARGET, 40000, p, "S")));
     }
-    let (rows, _) = run_ip(&all, &settings(2));
+    let (rows, _) = run_ip(&all, &seed_only(2));
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["TimeGenerated"], "2026-11-24T20:00:00Z");
     assert_eq!(rows[0]["UniqueDestPorts"], 11);
@@ -356,7 +358,7 @@ fn minutes_and_seconds_count_boundaries_crossed() {
         let t = first + (last - first) * (p as Nanos - 1) / 14;
         all.push((t, tcp(SCANNER, TARGET, 40000, p, "S")));
     }
-    let mut s = settings(2);
+    let mut s = seed_only(2);
     s.detection.bin = 600 * SEC;
     let (rows, _) = run_ip(&all, &s);
     let r = one_row(&rows);
@@ -366,7 +368,7 @@ fn minutes_and_seconds_count_boundaries_crossed() {
     assert_eq!(r["AttemptsPerMinute"], 3, "15 / 5 minutes");
     // Within one minute: divide by 1, not 0.
     let quick = syns(SCANNER, &[TARGET], 1..=12, T0, MS);
-    let (rows, _) = run_ip(&quick, &settings(1));
+    let (rows, _) = run_ip(&quick, &seed_only(1));
     assert_eq!(one_row(&rows)["AttemptsPerMinute"], 12);
     assert_eq!(rows[0]["ScanDurationSeconds"], 0);
 }
@@ -380,7 +382,7 @@ fn ports_targeted_lists_the_smallest_fifty() {
         T0,
         MS,
     );
-    let (rows, _) = run_ip(&all, &settings(2));
+    let (rows, _) = run_ip(&all, &seed_only(2));
     let r = one_row(&rows);
     let ports: Vec<u64> = r["PortsTargeted"]
         .as_array()
@@ -399,13 +401,18 @@ fn home_networks_and_the_allow_list() {
     assert!(rows.is_empty(), "172.16.0.0/12 is home");
     assert_eq!(rep.agg.home_probes, 10);
     // The internal rule reports it, with the seed rule's columns.
-    let (rows, _) = run_ip(&scan("172.20.1.1"), &settings(2));
+    let with_internal = |threads| {
+        let mut s = seed_only(threads);
+        s.rules.push("internal".into());
+        s
+    };
+    let (rows, _) = run_ip(&scan("172.20.1.1"), &with_internal(2));
     let r = one_row(&rows);
     assert_eq!(
         (&r["Rule"], &r["Technique"], &r["ScanType"]),
         (&"internal".into(), &"T1046".into(), &"Port Scan".into())
     );
-    let (rows, _) = run_ip(&scan("172.32.1.1"), &settings(2));
+    let (rows, _) = run_ip(&scan("172.32.1.1"), &seed_only(2));
     assert_eq!(
         one_row(&rows)["SourceIP"],
         "172.32.1.1",
@@ -414,15 +421,15 @@ fn home_networks_and_the_allow_list() {
     for home in ["10.1.2.3", "192.168.1.1", "127.0.0.1", "169.254.1.1"] {
         let (rows, _) = run_ip(&scan(home), &seed_only(1));
         assert!(rows.is_empty(), "{home}");
-        let (rows, _) = run_ip(&scan(home), &settings(1));
+        let (rows, _) = run_ip(&scan(home), &with_internal(1));
         assert_eq!(one_row(&rows)["Rule"], "internal", "{home}");
     }
     // No home networks: the same scan is the seed rule's.
-    let mut s = settings(2);
+    let mut s = seed_only(2);
     s.detection.home = Vec::new();
     let (rows, _) = run_ip(&scan("10.1.2.3"), &s);
     assert_eq!(one_row(&rows)["Rule"], "seed");
-    let mut s = settings(2);
+    let mut s = seed_only(2);
     s.detection.allow = vec!["203.0.113.0/24".parse().unwrap()];
     let mut all = scan(SCANNER);
     all.extend(syns("198.51.100.9", &[TARGET], 1..=10, T0 + SEC, MS));
@@ -440,7 +447,7 @@ fn rows_sort_by_attempts_then_address() {
     all.extend(syns("198.51.100.9", &[TARGET], 1..=12, T0, MS));
     all.extend(syns("203.0.113.200", &[TARGET], 1..=30, T0, MS));
     all.sort_by_key(|(t, _)| *t);
-    let (rows, _) = run_ip(&all, &settings(3));
+    let (rows, _) = run_ip(&all, &seed_only(3));
     let order: Vec<&str> = rows
         .iter()
         .map(|r| r["SourceIP"].as_str().unwrap())
@@ -493,14 +500,14 @@ fn mixed_traffic() -> Vec<(Nanos, Vec<u8>)> {
 #[test]
 fn same_rows_whatever_the_threads_and_batch_size() {
     let traffic = mixed_traffic();
-    let reference = run_ip(&traffic, &settings(1)).0;
+    let reference = run_ip(&traffic, &seed_only(1)).0;
     assert!(
         reference.len() >= 10,
         "the mix must report rows: {}",
         reference.len()
     );
     for (threads, batch) in [(1, 1), (2, 7), (4, 512), (3, 64)] {
-        let mut s = settings(threads);
+        let mut s = seed_only(threads);
         s.batch = batch;
         let rows = run_ip(&traffic, &s).0;
         assert_eq!(rows, reference, "{threads} threads, batch {batch}");
@@ -524,7 +531,7 @@ fn sources_spreading_probes_over_ports_stay_under_the_set_memory_cap() {
             all.push((t, tcp(SCANNER, TARGET, 40000, (i / 10) as u16 + 1, "S")));
         }
     }
-    let mut s = settings(2);
+    let mut s = seed_only(2);
     s.limits.max_set_bytes = 2 << 20;
     let (rows, rep) = run_ip(&all, &s);
     assert!(
@@ -553,7 +560,7 @@ fn spoofed_flood_stays_under_the_caps_and_keeps_the_scanner() {
             all.push((t, tcp(SCANNER, TARGET, 40000, (i / 1000) as u16 + 1, "S")));
         }
     }
-    let mut s = settings(2);
+    let mut s = seed_only(2);
     s.limits.max_sources = 20_000;
     s.limits.max_pending = 20_000;
     let (rows, rep) = run_ip(&all, &s);

@@ -3,9 +3,11 @@
 //! real scanners. Needs root, as CI has; without it these tests fail, they
 //! do not skip.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -177,10 +179,129 @@ fn stop(picket: Child, rows_file: &Path) -> (Vec<Value>, String, Output) {
     (rows, err, out)
 }
 
-fn row<'a>(rows: &'a [Value], src: &str) -> &'a Value {
+/// The line `rule` wrote about `src`.
+fn row<'a>(rows: &'a [Value], rule: &str, src: &str) -> &'a Value {
     rows.iter()
-        .find(|r| r["SourceIP"] == src)
-        .unwrap_or_else(|| panic!("no row for {src}: {rows:#?}"))
+        .find(|r| r["SourceIP"] == src && r["Rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} line for {src}: {rows:#?}"))
+}
+
+fn count_rule(rows: &[Value], rule: &str) -> usize {
+    rows.iter().filter(|r| r["Rule"] == rule).count()
+}
+
+/// Watches a growing output file and notes the wall-clock time at which
+/// each line appeared (polled every 10 ms).
+struct Watcher {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<(String, SystemTime)>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn new(file: PathBuf) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (st, se) = (Arc::clone(&stop), Arc::clone(&seen));
+        let thread = std::thread::spawn(move || {
+            let mut done = 0;
+            while !st.load(Ordering::Relaxed) {
+                let text = std::fs::read_to_string(&file).unwrap_or_default();
+                let now = SystemTime::now();
+                let complete = text.rfind('\n').map_or(0, |i| i + 1);
+                for l in text[done..complete].lines() {
+                    se.lock().unwrap().push((l.to_string(), now));
+                }
+                done = complete;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Watcher {
+            stop,
+            seen,
+            thread: Some(thread),
+        }
+    }
+
+    /// Wait (at most `limit`) until the line `rule` writes about `src` is
+    /// out.
+    fn wait_for(&self, rule: &str, src: &str, limit: Duration) {
+        let needle = (
+            format!(r#""SourceIP":"{src}""#),
+            format!(r#""Rule":"{rule}""#),
+        );
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let seen = self.seen.lock().unwrap();
+            if seen
+                .iter()
+                .any(|(l, _)| l.contains(&needle.0) && l.contains(&needle.1))
+            {
+                return;
+            }
+            drop(seen);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// When the line `rule` wrote about `src` appeared.
+    fn appeared(&mut self, rule: &str, src: &str) -> SystemTime {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        let needle = (
+            format!(r#""SourceIP":"{src}""#),
+            format!(r#""Rule":"{rule}""#),
+        );
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(l, _)| l.contains(&needle.0) && l.contains(&needle.1))
+            .map(|(_, t)| *t)
+            .unwrap_or_else(|| panic!("no {rule} line for {src} while running"))
+    }
+}
+
+/// An RFC 3339 UTC time as picket writes it ("2026-11-24T20:00:10.101Z").
+fn parse_time(s: &str) -> SystemTime {
+    let num = |a: usize, b: usize| s[a..b].parse::<i64>().unwrap();
+    let (y, m, d) = (num(0, 4), num(5, 7), num(8, 10));
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + num(11, 13) * 3600 + num(14, 16) * 60 + num(17, 19);
+    let frac = s[19..s.len() - 1].trim_start_matches('.');
+    let nanos = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}")[..9].parse::<u64>().unwrap()
+    };
+    UNIX_EPOCH + Duration::from_secs(secs as u64) + Duration::from_nanos(nanos)
+}
+
+#[test]
+fn rfc3339_parses_as_written() {
+    assert_eq!(
+        parse_time("2026-11-24T20:00:10.101Z"),
+        UNIX_EPOCH + Duration::from_millis(1_795_550_410_101)
+    );
+    assert_eq!(parse_time("1970-01-01T00:00:00Z"), UNIX_EPOCH);
+}
+
+/// How long after its `DetectedAt` the early alert about `src` was on the
+/// output.
+fn alert_latency(w: &mut Watcher, rows: &[Value], src: &str) -> Duration {
+    let alert = row(rows, "early", src);
+    let at = parse_time(alert["DetectedAt"].as_str().unwrap());
+    w.appeared("early", src)
+        .duration_since(at)
+        .unwrap_or(Duration::ZERO)
 }
 
 /// A number from the statistics block, e.g. `stat(err, "kernel drops")`.
@@ -204,6 +325,7 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rows.json");
     let picket = lab.picket(&out, &["--stats-interval", "1"]);
+    let mut watch = Watcher::new(out.clone());
     // 100 closed ports, each probed once: the target's kernel answers RST.
     lab.scan(&[
         "nmap",
@@ -235,23 +357,47 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
         "80,8080",
         "192.0.2.0/26",
     ]);
+    // Masscan's probes are known unanswered 5 s after they were sent:
+    // let picket run until then (stopping it earlier would make them
+    // known at the end of input).
+    watch.wait_for("early", "203.0.113.11", Duration::from_secs(15));
     let (rows, err, _) = stop(picket, &out);
-    assert_eq!(rows.len(), 2, "{rows:#?}\n{err}");
-    let nmap = row(&rows, "203.0.113.10");
+    assert_eq!(count_rule(&rows, "seed"), 2, "{rows:#?}\n{err}");
+    let nmap = row(&rows, "seed", "203.0.113.10");
     assert_eq!(nmap["ScanType"], "Aggressive Port Scan");
     assert_eq!(nmap["UniqueDestPorts"], 100, "{nmap}");
     assert_eq!(nmap["RejectedAttempts"], 100, "{nmap}");
-    let masscan = row(&rows, "203.0.113.11");
+    let masscan = row(&rows, "seed", "203.0.113.11");
     assert_eq!(masscan["ScanType"], "IP Block Sweep");
     assert_eq!(masscan["UniqueDestIPs"], 64, "{masscan}");
     assert_eq!(masscan["UniqueDestPorts"], 2, "{masscan}");
     assert_eq!(masscan["TotalAttempts"], 128, "{masscan}");
     assert_eq!(masscan["RejectedAttempts"], 2, "{masscan}");
     assert_eq!(stat(&err, "kernel drops"), 0, "{err}");
-    assert!(err.contains("rows           2 written"), "{err}");
+    assert!(err.contains("rows           4 written"), "{err}");
     assert!(
         err.contains("picket: 1 s: packets"),
         "periodic statistics: {err}"
+    );
+    // Early alerts, on the output while picket runs: nmap's at its 10th
+    // RST (the capture clock passes it with the next packet), masscan's
+    // when its 30th probe has waited 5 s in vain; on a link gone quiet
+    // the capture clock follows the wall clock 0.5 s behind.
+    let early = row(&rows, "early", "203.0.113.10");
+    assert_eq!(
+        (&early["UniqueDestPorts"], &early["RejectedAttempts"]),
+        (&10.into(), &10.into()),
+        "{early}"
+    );
+    let early = row(&rows, "early", "203.0.113.11");
+    assert_eq!(early["TotalAttempts"], 30, "{early}");
+    let nmap = alert_latency(&mut watch, &rows, "203.0.113.10");
+    let masscan = alert_latency(&mut watch, &rows, "203.0.113.11");
+    eprintln!("early alert latency: nmap {nmap:?}, masscan {masscan:?}");
+    assert!(nmap < Duration::from_secs(1), "nmap alert {nmap:?} late");
+    assert!(
+        masscan < Duration::from_millis(1500),
+        "masscan alert {masscan:?} late"
     );
 }
 
@@ -290,7 +436,7 @@ fn live_capture_under_tcpreplay_topspeed() {
     );
     // The eight heavy scanners of the workload are reported.
     for i in 1..=8 {
-        let r = row(&rows, &format!("203.0.113.{i}"));
+        let r = row(&rows, "seed", &format!("203.0.113.{i}"));
         assert_eq!(r["ScanType"], "Aggressive Port Scan", "{r}");
     }
 }

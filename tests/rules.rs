@@ -142,8 +142,193 @@ fn a_sweep_the_seed_rule_reports_is_not_also_a_small_sweep() {
         }
     }
     let rows = run_all_threads(&all);
-    assert_eq!(rules_of(&rows), ["seed"]);
-    assert_eq!(rows[0]["ScanType"], "IP Block Sweep");
+    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    assert_eq!(rows[1]["ScanType"], "IP Block Sweep");
+    // The input ends before any probe's 5 s are up: every pending probe
+    // is known unanswered at the end (the last probe, 360 ms).
+    assert_eq!(rows[0]["DetectedAt"], at(T0 + 360 * MS));
+    // With traffic going on, the 30th probe (third round, 6th host) is
+    // known unanswered 5 s after it was sent.
+    all.extend(answered_later("198.51.100.35", T0 + 20 * SEC));
+    let rows = run_all_threads(&all);
+    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    assert_eq!(rows[0]["DetectedAt"], at(T0 + 300 * MS + 5 * SEC));
+}
+
+/// An answered connection from `src` at `t`: traffic that moves the
+/// clock on and reports nothing.
+fn answered_later(src: &str, t: Nanos) -> Vec<(Nanos, Vec<u8>)> {
+    vec![
+        (t, tcp(src, "192.0.2.80", 50000, 443, "S")),
+        (t + MS, tcp("192.0.2.80", src, 443, 50000, "SA")),
+    ]
+}
+
+fn at(t: Nanos) -> String {
+    picket::time::rfc3339(t, Some(picket::time::Precision::Nano))
+}
+
+/// The `k`-th smallest of `times` (1-based).
+fn kth(times: &[Nanos], k: usize) -> Nanos {
+    let mut t = times.to_vec();
+    t.sort();
+    t[k - 1]
+}
+
+fn early_line(rows: &[Value]) -> &Value {
+    let early: Vec<&Value> = rows.iter().filter(|r| r["Rule"] == "early").collect();
+    assert_eq!(early.len(), 1, "one early alert: {rows:#?}");
+    early[0]
+}
+
+#[test]
+fn an_early_alert_comes_at_the_rejection_that_crosses_the_thresholds() {
+    // 25 ports of one host, each rejected after a different delay, so the
+    // rejections arrive in another order than the probes.
+    let mut all = Vec::new();
+    let mut known = Vec::new();
+    for p in 1..=25u16 {
+        let t = T0 + p as Nanos * 10 * MS;
+        let rst = t + ((p as Nanos * 7) % 13 + 1) * 7 * MS;
+        all.push((t, tcp("203.0.113.30", "192.0.2.10", 41000, p, "S")));
+        all.push((rst, tcp("192.0.2.10", "203.0.113.30", p, 41000, "RA")));
+        known.push((rst, p));
+    }
+    all.sort_by_key(|(t, _)| *t);
+    let rows = run_all_threads(&all);
+    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    let e = early_line(&rows);
+    let times: Vec<Nanos> = known.iter().map(|k| k.0).collect();
+    let detected = kth(&times, 10);
+    assert_eq!(e["DetectedAt"], at(detected));
+    let mut ports: Vec<u16> = known
+        .iter()
+        .filter(|k| k.0 <= detected)
+        .map(|k| k.1)
+        .collect();
+    ports.sort();
+    assert_eq!(e["PortsTargeted"], serde_json::json!(ports));
+    assert_eq!(
+        (&e["ScanType"], &e["UniqueDestPorts"], &e["TotalAttempts"]),
+        (&"Port Scan".into(), &10.into(), &10.into())
+    );
+    assert_eq!(e["RejectedAttempts"], 10);
+    // The seed row at bin close is the whole scan.
+    assert_eq!(rows[1]["UniqueDestPorts"], 25);
+    // Read out of time order (neighbours swapped, and some probes behind
+    // their own answers), the alert is still one, the same for any thread
+    // count and batch size.
+    let mut shuffled = all.clone();
+    for pair in shuffled.chunks_mut(2) {
+        pair.reverse();
+    }
+    for three in shuffled.chunks_mut(3) {
+        three.rotate_left(1);
+    }
+    let rows = run_all_threads(&shuffled);
+    assert_eq!(rules_of(&rows), ["early", "seed"]);
+}
+
+#[test]
+fn an_early_alert_for_an_unanswered_sweep_comes_when_the_30th_probe_times_out() {
+    // 40 hosts, one probe each, nobody answers: known failed 5 s after
+    // each probe; >= 5 hosts and 30 attempts at the 30th.
+    let mut all = one_probe_each("203.0.113.31", 40);
+    all.extend(answered_later("198.51.100.35", T0 + 20 * SEC));
+    let rows = run_all_threads(&all);
+    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    let e = early_line(&rows);
+    assert_eq!(e["DetectedAt"], at(T0 + 30 * 50 * MS + 5 * SEC));
+    assert_eq!(
+        (&e["ScanType"], &e["UniqueDestIPs"], &e["TotalAttempts"]),
+        (&"IP Block Sweep".into(), &30.into(), &30.into())
+    );
+    assert_eq!(e["UnansweredAttempts"], 30);
+    assert_eq!(e["LastSeen"], at(T0 + 30 * 50 * MS));
+}
+
+#[test]
+fn an_early_alert_for_a_stealth_scan_comes_at_the_tenth_probe_itself() {
+    // FIN probes to 12 ports; the target answers half of them with RST a
+    // second later, which changes nothing: a stealth probe fails when sent.
+    let mut all = Vec::new();
+    for p in 1..=12u16 {
+        let t = T0 + p as Nanos * 100 * MS;
+        all.push((t, tcp("203.0.113.32", "192.0.2.10", 42000, p, "F")));
+        if p % 2 == 0 {
+            all.push((t + SEC, tcp("192.0.2.10", "203.0.113.32", p, 42000, "RA")));
+        }
+    }
+    all.sort_by_key(|(t, _)| *t);
+    let rows = run_all_threads(&all);
+    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    let e = early_line(&rows);
+    assert_eq!(e["DetectedAt"], at(T0 + SEC));
+    assert_eq!(
+        (&e["UniqueDestPorts"], &e["StealthProbes"]),
+        (&10.into(), &10.into())
+    );
+}
+
+#[test]
+fn an_early_alert_adds_up_failures_spread_over_every_shard() {
+    // One port on each of 10 hosts (10 address pairs, so spread over the
+    // shards): 9 rejected at once, the 10th host silent, so the crossing
+    // is the silent probe's timeout, and a late rejection (6 s) counts as
+    // nothing more.
+    let mut all = Vec::new();
+    for h in 1..=10u16 {
+        let host = format!("192.0.2.{h}");
+        let t = T0 + h as Nanos * 10 * MS;
+        all.push((t, tcp("203.0.113.33", &host, 43000, 1000 + h, "S")));
+        if h < 10 {
+            all.push((t + MS, tcp(&host, "203.0.113.33", 1000 + h, 43000, "RA")));
+        }
+    }
+    all.push((
+        T0 + 100 * MS + 6 * SEC,
+        tcp("192.0.2.10", "203.0.113.33", 1010, 43000, "RA"),
+    ));
+    all.sort_by_key(|(t, _)| *t);
+    let rows = run_all_threads(&all);
+    let e = early_line(&rows);
+    assert_eq!(e["DetectedAt"], at(T0 + 100 * MS + 5 * SEC));
+    assert_eq!(
+        (
+            &e["UniqueDestPorts"],
+            &e["UniqueDestIPs"],
+            &e["RejectedAttempts"],
+            &e["UnansweredAttempts"]
+        ),
+        (&10.into(), &10.into(), &9.into(), &1.into())
+    );
+}
+
+#[test]
+fn one_early_alert_per_source_and_bin() {
+    // 100 ports just before a bin boundary and 100 just after: two bins,
+    // two alerts, both detected before the first bin closes (its end + 5 s)
+    // and so written before either row.
+    let bin = 300 * SEC;
+    let start = (T0 / bin + 1) * bin - 500 * MS;
+    let mut all = Vec::new();
+    for p in 1..=200u16 {
+        let t = start + p as Nanos * 5 * MS;
+        all.push((t, tcp("203.0.113.34", "192.0.2.10", 44000, p, "S")));
+        all.push((t + MS, tcp("192.0.2.10", "203.0.113.34", p, 44000, "R")));
+    }
+    all.sort_by_key(|(t, _)| *t);
+    let rows = run_all_threads(&all);
+    assert_eq!(rules_of(&rows), ["early", "early", "seed", "seed"]);
+    assert_eq!(rows[0]["DetectedAt"], at(start + 10 * 5 * MS + MS));
+    // The second bin's 10th port is port 109 (ports 1-99 fall before).
+    let first_after = (1..=200)
+        .find(|p| start + p * 5 * MS >= start + 500 * MS)
+        .unwrap();
+    assert_eq!(
+        rows[1]["DetectedAt"],
+        at(start + (first_after + 9) * 5 * MS + MS)
+    );
 }
 
 #[test]

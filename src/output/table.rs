@@ -1,5 +1,5 @@
 //! Aligned columns for a person: the columns most rules share, `-` where
-//! a rule has none.
+//! a rule has none (DETECTED: when an early alert crossed its thresholds).
 
 use std::io::{self, Write};
 
@@ -28,7 +28,7 @@ impl Table {
             self.header_done = true;
             writeln!(
                 out,
-                "{:<20}  {:<12}  {:<15}  {:<20}  {:>6}  {:>5}  {:>8}  {:>6}  {:>6}  {:<8}  PORT LIST",
+                "{:<20}  {:<12}  {:<15}  {:<20}  {:>6}  {:>5}  {:>8}  {:>6}  {:>6}  {:<8}  {:<8}  PORT LIST",
                 "BIN",
                 "RULE",
                 "SOURCE",
@@ -38,7 +38,8 @@ impl Table {
                 "ATTEMPTS",
                 "PER/M",
                 "SECS",
-                "FIRST"
+                "FIRST",
+                "DETECTED"
             )?;
         }
         let scan_type = match f.get("ScanType") {
@@ -48,6 +49,10 @@ impl Table {
         let first = match f.get("FirstSeen") {
             Some(Value::Time(t)) => rfc3339(*t, None)[11..19].to_string(),
             _ => "-".into(),
+        };
+        let detected = match f.detected_at {
+            Some(t) => rfc3339(t, None)[11..19].to_string(),
+            None => "-".into(),
         };
         let mut hosts = count(f, "UniqueDestIPs");
         if f.get("UniqueDestIPsIsLowerBound") == Some(&Value::Flag(true)) {
@@ -70,7 +75,7 @@ impl Table {
         };
         writeln!(
             out,
-            "{:<20}  {:<12}  {:<15}  {:<20}  {:>6}  {:>5}  {:>8}  {:>6}  {:>6}  {:<8}  {}",
+            "{:<20}  {:<12}  {:<15}  {:<20}  {:>6}  {:>5}  {:>8}  {:>6}  {:>6}  {:<8}  {:<8}  {}",
             rfc3339(f.window_start, None),
             f.rule,
             f.source,
@@ -81,6 +86,7 @@ impl Table {
             count(f, "AttemptsPerMinute"),
             count(f, "ScanDurationSeconds"),
             first,
+            detected,
             ports
         )
     }

@@ -18,6 +18,9 @@ impl Rule for Internal {
     const NAME: &'static str = "internal";
     type Shard = SeedShard;
     type Partial = SourceSummary;
+    type Update = ();
+    type Notice = ();
+    type Live = ();
 
     fn configure(det: &Detection, limits: &Limits) -> Self {
         Internal(Seed {

@@ -7,7 +7,14 @@
 //! every shard and evaluates them into [`Finding`]s. A rule is one module
 //! implementing [`Rule`] and one line in [`rule_set!`] below; the set is
 //! statically dispatched, so the per-event path makes no virtual calls.
+//!
+//! A rule that alerts while its window is still open (`early`) also hands
+//! the merger *updates* as its shards learn things, and the merger may
+//! send every shard *notices* back; the merger judges updates in capture
+//! time order up to the time through which every shard has reported
+//! (its watermark), so the result never depends on thread timing.
 
+pub mod early;
 pub mod internal;
 pub mod ping_sweep;
 pub mod seed;
@@ -21,6 +28,7 @@ use ahash::AHashMap;
 use crate::config::{Detection, Limits};
 use crate::event::{Event, Outcome};
 use crate::finding::Finding;
+use crate::time::Nanos;
 use small_sweep::SmallSweep;
 
 /// What the merger makes of one (window, source)'s merged partial.
@@ -38,7 +46,7 @@ pub trait Rule: Clone + Send + Sync + 'static {
     /// The `Rule` field of its findings, and its name in `--rules`.
     const NAME: &'static str;
     /// Per-shard state.
-    type Shard: RuleShard<Partial = Self::Partial>;
+    type Shard: RuleShard<Partial = Self::Partial, Update = Self::Update, Notice = Self::Notice>;
     /// One shard's piece of one (window, source).
     type Partial: Send + 'static;
 
@@ -53,13 +61,48 @@ pub trait Rule: Clone + Send + Sync + 'static {
     fn merge(into: &mut Self::Partial, p: Self::Partial);
     /// The merged partial, judged.
     fn evaluate(&self, p: &Self::Partial) -> Judgement;
+
+    /// What a shard reports before its windows close, for a rule that
+    /// alerts while they are open (`()` for the rest).
+    type Update: Send + 'static;
+    /// What the merger asks of every shard (`()` for none).
+    type Notice: Clone + Send + Sync + 'static;
+    /// The merger's state for updates (`()` for none).
+    type Live: Default + Send;
+
+    /// Take a shard's updates into the merger's state; queue notices for
+    /// every shard.
+    fn absorb_updates(
+        &self,
+        _live: &mut Self::Live,
+        _ups: Vec<Self::Update>,
+        _notices: &mut Vec<Self::Notice>,
+        _stats: &mut MergeStats,
+    ) {
+    }
+    /// Every shard has reported everything up to capture time `through`:
+    /// judge it, in time order.
+    fn advance_live(
+        &self,
+        _live: &mut Self::Live,
+        _through: Nanos,
+        _out: &mut Vec<Finding>,
+        _notices: &mut Vec<Self::Notice>,
+        _stats: &mut MergeStats,
+    ) {
+    }
 }
 
 /// A rule's state on one shard.
 pub trait RuleShard: Send {
     type Partial;
+    type Update;
+    type Notice;
     /// An attempt's outcome.
     fn observe(&mut self, o: &Outcome);
+    /// A probe that opened a new attempt, read with the sensor at `clock`.
+    #[inline]
+    fn observe_opened(&mut self, _ev: &Event, _clock: Nanos) {}
     /// An event that is not part of an attempt (echo requests, ...).
     #[inline]
     fn observe_event(&mut self, _ev: &Event) {}
@@ -68,6 +111,10 @@ pub trait RuleShard: Send {
     fn close_through(&mut self, through: i64, out: &mut Vec<Self::Partial>);
     /// Add this rule's counters.
     fn count(&self, _c: &mut RuleCounters) {}
+    /// Hand over what the merger should know now.
+    fn take_updates(&mut self, _out: &mut Vec<Self::Update>) {}
+    /// A notice from the merger.
+    fn notice(&mut self, _n: &Self::Notice) {}
 }
 
 /// Counters the rules keep on each shard (added up for the report).
@@ -83,6 +130,8 @@ pub struct RuleCounters {
     pub peak_sources: u64,
     /// Peak heap bytes of port and host sets.
     pub peak_set_bytes: u64,
+    /// (source, bin) pieces the early rule gave up to stay in bounds.
+    pub early_evicted: u64,
 }
 
 impl RuleCounters {
@@ -94,6 +143,7 @@ impl RuleCounters {
         self.sources_now += o.sources_now;
         self.peak_sources += o.peak_sources;
         self.peak_set_bytes += o.peak_set_bytes;
+        self.early_evicted += o.early_evicted;
     }
 }
 
@@ -105,12 +155,18 @@ pub struct MergeStats {
     pub allow_suppressed: u64,
     /// (window, source) partials that met no threshold.
     pub below_threshold: u64,
+    /// Early alerts about allow-listed sources, not written.
+    pub early_allowed: u64,
+    /// Updates that came after their window was judged (timestamps far
+    /// out of order), or past the merger's cap on open (source, bin)s.
+    pub updates_dropped: u64,
 }
 
 /// One rule's partials waiting in the merger, by window then source.
 struct Pool<R: Rule> {
     rule: R,
     waiting: BTreeMap<i64, AHashMap<IpAddr, R::Partial>>,
+    live: R::Live,
 }
 
 impl<R: Rule> Pool<R> {
@@ -118,7 +174,12 @@ impl<R: Rule> Pool<R> {
         Pool {
             rule,
             waiting: BTreeMap::new(),
+            live: R::Live::default(),
         }
+    }
+
+    fn first_window(&self) -> Option<i64> {
+        self.waiting.keys().next().copied()
     }
 
     fn accept(&mut self, partials: Vec<R::Partial>) {
@@ -181,6 +242,18 @@ macro_rules! rule_set {
             $($field: Option<Pool<$rule>>,)*
         }
 
+        /// Every rule's updates from one shard.
+        #[derive(Default)]
+        pub struct Updates {
+            $(pub $field: Vec<<$rule as Rule>::Update>,)*
+        }
+
+        /// Every rule's notices to every shard.
+        #[derive(Clone, Default)]
+        pub struct Notices {
+            $(pub $field: Vec<<$rule as Rule>::Notice>,)*
+        }
+
         impl RuleSet {
             /// The rules named in `names`, with default options.
             fn configure(names: &[&str], det: &Detection, limits: &Limits) -> RuleSet {
@@ -213,6 +286,27 @@ macro_rules! rule_set {
             }
 
             #[inline]
+            pub fn observe_opened(&mut self, ev: &Event, clock: Nanos) {
+                $(if let Some(s) = &mut self.$field {
+                    s.observe_opened(ev, clock);
+                })*
+            }
+
+            pub fn take_updates(&mut self, out: &mut Updates) {
+                $(if let Some(s) = &mut self.$field {
+                    s.take_updates(&mut out.$field);
+                })*
+            }
+
+            pub fn notice(&mut self, n: &Notices) {
+                $(if let Some(s) = &mut self.$field {
+                    for x in &n.$field {
+                        s.notice(x);
+                    }
+                })*
+            }
+
+            #[inline]
             pub fn observe_event(&mut self, ev: &Event) {
                 $(if let Some(s) = &mut self.$field {
                     s.observe_event(ev);
@@ -238,11 +332,48 @@ macro_rules! rule_set {
             }
         }
 
+        impl Updates {
+            pub fn is_empty(&self) -> bool {
+                true $(&& self.$field.is_empty())*
+            }
+        }
+
+        impl Notices {
+            pub fn is_empty(&self) -> bool {
+                true $(&& self.$field.is_empty())*
+            }
+        }
+
         impl Pools {
             pub fn accept(&mut self, p: Partials) {
                 $(if let Some(pool) = &mut self.$field {
                     pool.accept(p.$field);
                 })*
+            }
+
+            /// The earliest window with partials waiting.
+            pub fn first_window(&self) -> Option<i64> {
+                [$(self.$field.as_ref().and_then(|p| p.first_window()),)*]
+                    .into_iter()
+                    .flatten()
+                    .min()
+            }
+
+            pub fn absorb_updates(&mut self, u: Updates, notices: &mut Notices, stats: &mut MergeStats) {
+                $(if let Some(pool) = &mut self.$field {
+                    pool.rule.absorb_updates(&mut pool.live, u.$field, &mut notices.$field, stats);
+                })*
+            }
+
+            /// Early findings up to capture time `through`, in output order.
+            pub fn advance_live(&mut self, through: Nanos, notices: &mut Notices, stats: &mut MergeStats) -> Vec<Finding> {
+                let mut out = Vec::new();
+                $(if let Some(pool) = &mut self.$field {
+                    pool.rule.advance_live(&mut pool.live, through, &mut out, &mut notices.$field, stats);
+                })*
+                sort_live_findings(&mut out);
+                stats.rows += out.len() as u64;
+                out
             }
 
             /// Findings of every window up to `ready`, in output order.
@@ -260,6 +391,7 @@ macro_rules! rule_set {
 }
 
 rule_set! {
+    early: early::Early,
     seed: seed::Seed,
     internal: internal::Internal,
     ping_sweep: ping_sweep::PingSweep,
@@ -304,6 +436,19 @@ impl RuleSet {
     pub fn ignores_home_sources(&self) -> bool {
         self.internal.is_none()
     }
+}
+
+/// Output order of alerts written while windows are open: by the moment
+/// of detection, then by rule, heaviest first, then by address.
+pub fn sort_live_findings(f: &mut [Finding]) {
+    let rank = |rule: &str| NAMES.iter().position(|n| *n == rule).unwrap_or(usize::MAX);
+    f.sort_by(|a, b| {
+        a.detected_at
+            .cmp(&b.detected_at)
+            .then(rank(a.rule).cmp(&rank(b.rule)))
+            .then(b.weight.cmp(&a.weight))
+            .then(a.source.cmp(&b.source))
+    });
 }
 
 /// Output order: by window; within one, by rule (in rule-set order), then

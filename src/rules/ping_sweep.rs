@@ -48,6 +48,9 @@ impl Rule for PingSweep {
     const NAME: &'static str = "ping-sweep";
     type Shard = PingShard;
     type Partial = PingPartial;
+    type Update = ();
+    type Notice = ();
+    type Live = ();
 
     fn configure(det: &Detection, limits: &Limits) -> Self {
         PingSweep {
@@ -95,6 +98,7 @@ impl Rule for PingSweep {
             window_start: p.bin * self.bin,
             source: p.src,
             weight: p.requests,
+            detected_at: None,
             fields: vec![
                 ("TimeGenerated", Value::WindowTime(p.bin * self.bin)),
                 ("SourceIP", Value::Ip(p.src)),
@@ -202,6 +206,8 @@ impl PingShard {
 
 impl RuleShard for PingShard {
     type Partial = PingPartial;
+    type Update = ();
+    type Notice = ();
 
     #[inline]
     fn observe(&mut self, _o: &Outcome) {}

@@ -145,6 +145,9 @@ impl Rule for Seed {
     const NAME: &'static str = "seed";
     type Shard = SeedShard;
     type Partial = SourceSummary;
+    type Update = ();
+    type Notice = ();
+    type Live = ();
 
     fn configure(det: &Detection, limits: &Limits) -> Self {
         Seed::new(det, limits)
@@ -187,6 +190,7 @@ impl Rule for Seed {
             window_start: s.bin * self.det.bin,
             source: s.src,
             weight: s.total,
+            detected_at: None,
             fields: self.fields(s, scan_type),
         })
     }
@@ -208,6 +212,8 @@ pub struct SeedShard {
 
 impl RuleShard for SeedShard {
     type Partial = SourceSummary;
+    type Update = ();
+    type Notice = ();
 
     #[inline]
     fn observe(&mut self, o: &Outcome) {

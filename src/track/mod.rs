@@ -90,17 +90,43 @@ impl Tracker {
     }
 
     /// One event whose lookup hashes to `h`, with the sensor at `clock`.
+    /// True if it opened a new attempt (not a retransmission).
     #[inline]
-    pub fn handle(&mut self, ev: &Event, h: u64, clock: Nanos, emit: &mut impl FnMut(Outcome)) {
+    pub fn handle(
+        &mut self,
+        ev: &Event,
+        h: u64,
+        clock: Nanos,
+        emit: &mut impl FnMut(Outcome),
+    ) -> bool {
         match ev.kind {
             Kind::Syn => self.probe(ev, h, false, clock, emit),
             Kind::Stealth => self.probe(ev, h, true, clock, emit),
-            Kind::SynAck => self.answer(&ev.key().reversed(), h, ev.ts, clock, false, emit),
-            Kind::Rst => self.answer(&ev.key().reversed(), h, ev.ts, clock, true, emit),
-            Kind::Unreachable => self.answer(&ev.key(), h, ev.ts, clock, true, emit),
+            Kind::SynAck => {
+                self.answer(&ev.key().reversed(), h, ev.ts, clock, false, emit);
+                false
+            }
+            Kind::Rst => {
+                self.answer(&ev.key().reversed(), h, ev.ts, clock, true, emit);
+                false
+            }
+            Kind::Unreachable => {
+                self.answer(&ev.key(), h, ev.ts, clock, true, emit);
+                false
+            }
             Kind::Udp => self.udp(ev, h, clock, emit),
-            Kind::EchoRequest | Kind::EchoReply => {}
+            Kind::EchoRequest | Kind::EchoReply => false,
         }
+    }
+
+    /// With the sensor at `clock`, every unanswered outcome whose deadline
+    /// is at or before the returned time has been handed out (rejections
+    /// are handed out as their answers arrive). Later ones may still come.
+    #[inline]
+    pub fn settled_through(&self, clock: Nanos) -> Nanos {
+        clock
+            .saturating_sub(1)
+            .saturating_sub(self.pending.max_lag())
     }
 
     /// An attempt that went unanswered (see [`timed_out`]).
@@ -117,10 +143,10 @@ impl Tracker {
         stealth: bool,
         clock: Nanos,
         emit: &mut impl FnMut(Outcome),
-    ) {
+    ) -> bool {
         if ev.ts < self.window_start {
             self.stats.late_probes += 1;
-            return;
+            return false;
         }
         let key = ev.key();
         let (stats, timeout) = (&mut self.stats, self.answer_timeout);
@@ -131,7 +157,7 @@ impl Tracker {
             Probe::New => {}
             Probe::Retransmission => {
                 self.stats.retransmissions += 1;
-                return;
+                return false;
             }
             Probe::ReplacedExpired(old) => {
                 let o = self.timed_out(key, old, clock);
@@ -143,6 +169,7 @@ impl Tracker {
             _ => self.stats.attempts_udp += 1,
         }
         self.stats.stealth_probes += stealth as u64;
+        true
     }
 
     /// An answer for the attempt `key` (hash `h`) arrived at `ts`: a
@@ -165,7 +192,7 @@ impl Tracker {
                 Outcome {
                     key: *key,
                     first: a.first,
-                    settled: ts,
+                    settled: clock,
                     verdict: Verdict::Rejected,
                     stealth: a.stealth,
                 }
@@ -177,7 +204,7 @@ impl Tracker {
                 Outcome {
                     key: *key,
                     first: a.first,
-                    settled: ts,
+                    settled: clock,
                     verdict: Verdict::Answered,
                     stealth: a.stealth,
                 }
@@ -188,13 +215,14 @@ impl Tracker {
 
     /// A datagram: maybe the answer to the reverse attempt (hash `h`), maybe
     /// a new attempt of its own.
-    fn udp(&mut self, ev: &Event, h: u64, clock: Nanos, emit: &mut impl FnMut(Outcome)) {
+    fn udp(&mut self, ev: &Event, h: u64, clock: Nanos, emit: &mut impl FnMut(Outcome)) -> bool {
         let key = ev.key();
         self.answer(&key.reversed(), h, ev.ts, clock, false, emit);
         if self.flows.datagram(key, ev.ts, clock) {
             let own = self.pending.hash(&key);
-            self.probe(ev, own, false, clock, emit);
+            return self.probe(ev, own, false, clock, emit);
         }
+        false
     }
 
     /// True when some pending attempt's deadline has passed at `clock`.

@@ -16,6 +16,7 @@
 //! expired attempt behind a live head; [`PendingTable::sweep`], which runs
 //! before a bin closes, then walks the whole ring.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::event::FlowKey;
@@ -113,6 +114,16 @@ pub struct PendingTable {
     /// Some entry arrived older than the one before it: the ring is not in
     /// deadline order until it has emptied.
     disordered: bool,
+    /// Sequence numbers of the next entry appended and of the head.
+    appended: u64,
+    popped: u64,
+    /// How far behind the clock entries still in the ring arrived, as a
+    /// monotonic queue (sequence, lag) with lags decreasing from the
+    /// front: the front is the largest lag in the ring. An entry that
+    /// arrived `lag` behind the clock can sit behind entries whose
+    /// deadlines are up to `lag` later, so its expiry may be noticed that
+    /// much late (see [`PendingTable::max_lag`]).
+    lags: VecDeque<(u64, Nanos)>,
     hasher: ahash::RandomState,
     /// Attempts forced out early because the ring was full.
     pub evicted: u64,
@@ -140,6 +151,9 @@ impl PendingTable {
             cap,
             newest_first: Nanos::MIN,
             disordered: false,
+            appended: 0,
+            popped: 0,
+            lags: VecDeque::new(),
             hasher: ahash::RandomState::with_seeds(1, 2, 3, 4),
             evicted: 0,
             peak: 0,
@@ -311,6 +325,9 @@ impl PendingTable {
         }
         let tag = Self::tag(h);
         let tuple = self.pack(&key);
+        if ts < clock {
+            self.note_lag(clock - ts);
+        }
         let pos = self.append(Entry {
             tuple,
             first: ts,
@@ -344,7 +361,27 @@ impl PendingTable {
             self.ring[tail] = e;
         }
         self.count += 1;
+        self.appended += 1;
         tail as u32
+    }
+
+    /// The entry about to be appended arrived `lag` behind the clock.
+    #[cold]
+    fn note_lag(&mut self, lag: Nanos) {
+        while self.lags.back().is_some_and(|&(_, l)| l <= lag) {
+            self.lags.pop_back();
+        }
+        self.lags.push_back((self.appended, lag));
+    }
+
+    /// An upper bound on how late, after its deadline passed, an attempt
+    /// still in the table can be handed out as expired: 0 when every entry
+    /// arrived in time order. Expiry pops the ring's head, and an entry
+    /// that arrived `lag` behind the clock waits behind entries whose
+    /// deadlines are at most `lag` later than its own.
+    #[inline]
+    pub fn max_lag(&self) -> Nanos {
+        self.lags.front().map_or(0, |&(_, l)| l)
     }
 
     #[inline]
@@ -430,8 +467,12 @@ impl PendingTable {
             self.head = 0;
         }
         self.count -= 1;
+        self.popped += 1;
         if self.count == 0 {
             self.disordered = false;
+        }
+        if self.lags.front().is_some_and(|&(seq, _)| seq < self.popped) {
+            self.lags.pop_front();
         }
         taken
     }
@@ -579,6 +620,23 @@ mod tests {
             dst: dst.parse().unwrap(),
             dport: port,
         }
+    }
+
+    #[test]
+    fn max_lag_is_the_largest_lag_still_in_the_ring() {
+        let mut t = PendingTable::new(5, 100);
+        assert_eq!(t.max_lag(), 0);
+        probe(&mut t, 1, 100, 100);
+        probe(&mut t, 2, 97, 100); // 3 behind the clock
+        probe(&mut t, 3, 101, 102); // 1 behind
+        probe(&mut t, 4, 103, 103);
+        assert_eq!(t.max_lag(), 3);
+        // Expiring the first two leaves the entry 1 behind.
+        t.expire(106, |_, _| {});
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.max_lag(), 1);
+        t.drain(|_, _| {});
+        assert_eq!(t.max_lag(), 0);
     }
 
     #[test]

@@ -1,0 +1,559 @@
+//! Early alert (`early`; detection contract 6.1): the seed rule's
+//! thresholds, checked as the failed attempts of a (source, bin) become
+//! known, so a scan is reported the moment it crosses them rather than
+//! when its bin closes. One alert per (source, bin), with the seed row's
+//! columns as they stood at `DetectedAt`.
+//!
+//! A failure is *known* at the sensor clock when its rejection was read,
+//! at its own first packet for a stealth probe (it can never be answered),
+//! and at first packet + answer timeout for an unanswered attempt.
+//!
+//! Sharding is by address pair, so a source's failures are spread over the
+//! shards, and the exact crossing needs all of them in time order. Sending
+//! every failure to the merger would cost a message per spoofed packet, so
+//! each shard keeps a (source, bin)'s first few failures to itself and
+//! only streams them once the piece is *hot*: it holds `ceil(m / shards)`
+//! failures, where `m` is the fewest failures that can cross a threshold
+//! (10 with the defaults). A crossing needs `m` failures in all, so by the
+//! time it happens at least one shard's piece is hot (pigeonhole); the
+//! merger then asks every shard for its piece of that (source, bin)
+//! (a *want* notice), and judges the failures in capture time order up to
+//! the time every shard has reported through. A spoofed flood, one
+//! failure per source, never leaves the shards.
+
+use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::IpAddr;
+
+use ahash::AHashMap;
+
+use super::seed::{Seed, SourceSummary};
+use super::{Judgement, MergeStats, Rule, RuleCounters, RuleShard};
+use crate::config::{self, Detection, Limits, NetSet};
+use crate::event::{Event, Kind, Outcome, Verdict, UDP};
+use crate::finding::{Finding, Value};
+use crate::sketch::portset::PortSet;
+use crate::sketch::prefetch_map::PrefetchMap;
+use crate::time::Nanos;
+
+#[derive(Clone, Debug)]
+pub struct Early {
+    /// Thresholds, columns and the allow list are the seed rule's.
+    pub seed: Seed,
+    /// Open (source, bin)s the merger follows at once; past it, new ones
+    /// are dropped (counted).
+    pub max_open: usize,
+}
+
+/// One failed attempt, as a shard reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Failure {
+    /// When it became known (the order the merger judges in).
+    pub known_at: Nanos,
+    pub src: IpAddr,
+    pub bin: i64,
+    pub first: Nanos,
+    pub dst: IpAddr,
+    pub port: u16,
+    pub rejected: bool,
+    pub udp: bool,
+    pub stealth: bool,
+}
+
+/// What the merger asks of every shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// Report every failure of this (source, bin), past and future.
+    Want(IpAddr, i64),
+    /// Its alert is written (or it is allow-listed): stop reporting.
+    Done(IpAddr, i64),
+    /// Bins up to this one are judged: forget them.
+    Judged(i64),
+}
+
+impl Rule for Early {
+    const NAME: &'static str = "early";
+    type Shard = EarlyShard;
+    /// Everything goes through updates: nothing waits for bins to close.
+    type Partial = (i64, IpAddr);
+    type Update = Failure;
+    type Notice = Notice;
+    type Live = Judging;
+
+    fn configure(det: &Detection, limits: &Limits) -> Self {
+        Early {
+            seed: Seed::new(det, limits),
+            max_open: limits.max_sources,
+        }
+    }
+
+    fn shard(&self, shards: usize) -> EarlyShard {
+        let d = &self.seed.det;
+        // The fewest failures that can meet a threshold: the port
+        // threshold alone, or the host threshold with the attempt floor.
+        let fewest = u64::from(d.min_ports).min(u64::from(d.min_ips).max(d.min_attempts));
+        let shards = shards.max(1) as u64;
+        EarlyShard {
+            home: NetSet::new(&d.home),
+            bin: d.bin,
+            hot_at: fewest.div_ceil(shards).max(1) as usize,
+            pieces: PrefetchMap::new(),
+            log: Vec::new(),
+            queue: VecDeque::with_capacity(DEPTH + 1),
+            cap: self.seed.limits.per_shard(shards as usize).max_sources,
+            judged_through: i64::MIN,
+            updates: Vec::new(),
+            evicted: 0,
+        }
+    }
+
+    fn key(p: &(i64, IpAddr)) -> (i64, IpAddr) {
+        *p
+    }
+
+    fn merge(_into: &mut (i64, IpAddr), _p: (i64, IpAddr)) {}
+
+    fn evaluate(&self, _p: &(i64, IpAddr)) -> Judgement {
+        Judgement::Below
+    }
+
+    fn absorb_updates(
+        &self,
+        live: &mut Judging,
+        ups: Vec<Failure>,
+        notices: &mut Vec<Notice>,
+        stats: &mut MergeStats,
+    ) {
+        for f in ups {
+            if f.bin <= live.judged_through {
+                stats.updates_dropped += 1;
+                continue;
+            }
+            let open = live.open.len();
+            match live.open.entry((f.src, f.bin)) {
+                Entry::Occupied(e) => {
+                    if matches!(e.get(), Progress::Alerted) {
+                        continue;
+                    }
+                }
+                Entry::Vacant(e) => {
+                    if open >= self.max_open {
+                        stats.updates_dropped += 1;
+                        continue;
+                    }
+                    e.insert(Progress::Counting(Box::default()));
+                    notices.push(Notice::Want(f.src, f.bin));
+                }
+            }
+            live.queue.push(Reverse(f));
+        }
+    }
+
+    fn advance_live(
+        &self,
+        live: &mut Judging,
+        through: Nanos,
+        out: &mut Vec<Finding>,
+        notices: &mut Vec<Notice>,
+        stats: &mut MergeStats,
+    ) {
+        while let Some(Reverse(f)) = live.queue.peek().copied() {
+            if f.known_at > through {
+                break;
+            }
+            // Every failure of this (source, bin) known at the same moment,
+            // then the thresholds.
+            let key = (f.src, f.bin);
+            let Some(Progress::Counting(p)) = live.open.get_mut(&key) else {
+                live.queue.pop();
+                continue;
+            };
+            while let Some(Reverse(g)) = live.queue.peek() {
+                if (g.known_at, g.src, g.bin) != (f.known_at, f.src, f.bin) {
+                    break;
+                }
+                p.add(g);
+                live.queue.pop();
+            }
+            let total = p.total;
+            let Some(scan) = self.seed.scan_type(p.ports.len(), p.ips(), total) else {
+                continue;
+            };
+            let summary = p.summary(f.src, f.bin);
+            live.open.insert(key, Progress::Alerted);
+            notices.push(Notice::Done(f.src, f.bin));
+            if config::contains(&self.seed.det.allow, &f.src) {
+                stats.early_allowed += 1;
+                continue;
+            }
+            let mut fields = self.seed.fields(&summary, scan.as_str());
+            fields.push(("DetectedAt", Value::Time(f.known_at)));
+            out.push(Finding {
+                rule: Self::NAME,
+                window_start: f.bin * self.seed.det.bin,
+                source: f.src,
+                weight: total,
+                detected_at: Some(f.known_at),
+                fields,
+            });
+        }
+        // Every failure of bin `b` is known by its end + answer timeout
+        // (the moment the bin closes): bins whose close has passed are
+        // over.
+        let d = &self.seed.det;
+        let over = through
+            .saturating_sub(d.answer_timeout)
+            .div_euclid(d.bin)
+            .saturating_sub(1);
+        if through > Nanos::MIN && over > live.judged_through {
+            live.judged_through = over;
+            live.open.retain(|&(_, bin), _| bin > over);
+            notices.push(Notice::Judged(over));
+        }
+    }
+}
+
+/// The merger's view: failures waiting for every shard to report through
+/// their time, and each followed (source, bin)'s counts so far.
+pub struct Judging {
+    queue: BinaryHeap<Reverse<Failure>>,
+    open: AHashMap<(IpAddr, i64), Progress>,
+    judged_through: i64,
+}
+
+impl Default for Judging {
+    fn default() -> Self {
+        Judging {
+            queue: BinaryHeap::new(),
+            open: AHashMap::default(),
+            judged_through: i64::MIN,
+        }
+    }
+}
+
+enum Progress {
+    Counting(Box<Counts>),
+    Alerted,
+}
+
+/// A (source, bin)'s failures known so far. Before a crossing there are
+/// fewer than 10 ports and, unless there are fewer than 5 hosts, fewer
+/// than 30 failures: small.
+#[derive(Default)]
+struct Counts {
+    ports: PortSet,
+    dsts: Vec<IpAddr>,
+    total: u64,
+    first: Nanos,
+    last: Nanos,
+    rejected: u64,
+    udp: u64,
+    stealth: u64,
+}
+
+impl Counts {
+    fn add(&mut self, f: &Failure) {
+        if self.total == 0 {
+            (self.first, self.last) = (f.first, f.first);
+        }
+        self.ports.insert(f.port);
+        if !self.dsts.contains(&f.dst) {
+            self.dsts.push(f.dst);
+        }
+        self.total += 1;
+        self.first = self.first.min(f.first);
+        self.last = self.last.max(f.first);
+        self.rejected += f.rejected as u64;
+        self.udp += f.udp as u64;
+        self.stealth += f.stealth as u64;
+    }
+
+    fn ips(&self) -> u32 {
+        self.dsts.len() as u32
+    }
+
+    fn summary(&self, src: IpAddr, bin: i64) -> SourceSummary {
+        SourceSummary {
+            bin,
+            src,
+            ports: self.ports.clone(),
+            unique_ips: self.ips(),
+            ips_saturated: false,
+            total: self.total,
+            first: self.first,
+            last: self.last,
+            rejected: self.rejected,
+            udp: self.udp,
+            stealth: self.stealth,
+        }
+    }
+}
+
+/// Where a piece stands on its shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Fewer failures than make it hot: kept here, in the log.
+    Cold,
+    /// Streamed to the merger as they come.
+    Hot,
+    /// The merger has judged it: nothing more to say.
+    Done,
+}
+
+/// One shard's piece of a (source, bin): a count and, while cold, its
+/// failures as a chain through the shard's log (no allocation per piece:
+/// under a spoofed flood every failure is a piece of its own).
+#[derive(Clone, Copy, Debug)]
+struct Piece {
+    count: u32,
+    head: u32,
+    tail: u32,
+    state: State,
+}
+
+/// A kept failure and the next of its piece (`END`: none).
+struct Logged {
+    f: Failure,
+    next: u32,
+}
+
+const END: u32 = u32::MAX;
+
+/// Failures waiting for their piece's memory to arrive (see
+/// `seed/failures.rs` for the same idea).
+const DEPTH: usize = 8;
+
+/// The early rule on one shard.
+pub struct EarlyShard {
+    home: NetSet,
+    bin: Nanos,
+    /// A piece with this many failures is hot.
+    hot_at: usize,
+    pieces: PrefetchMap<(IpAddr, i64), Piece>,
+    log: Vec<Logged>,
+    queue: VecDeque<(u64, Failure)>,
+    cap: usize,
+    /// Bins up to this one are judged by the merger.
+    judged_through: i64,
+    updates: Vec<Failure>,
+    evicted: u64,
+}
+
+impl EarlyShard {
+    #[inline]
+    fn add(&mut self, f: Failure) {
+        if f.bin <= self.judged_through {
+            return;
+        }
+        let h = self.pieces.hash(&(f.src, f.bin));
+        self.pieces.prefetch(h);
+        self.queue.push_back((h, f));
+        if self.queue.len() > DEPTH {
+            if let Some((h, f)) = self.queue.pop_front() {
+                self.count(h, f);
+            }
+        }
+    }
+
+    /// Count every failure still queued.
+    fn flush(&mut self) {
+        while let Some((h, f)) = self.queue.pop_front() {
+            self.count(h, f);
+        }
+    }
+
+    #[inline]
+    fn count(&mut self, h: u64, f: Failure) {
+        let key = (f.src, f.bin);
+        let Some(p) = self.pieces.get_mut(&key, h) else {
+            if self.pieces.len() >= self.cap {
+                self.evict();
+            }
+            let piece = if self.hot_at <= 1 {
+                self.updates.push(f);
+                Piece {
+                    count: 1,
+                    head: END,
+                    tail: END,
+                    state: State::Hot,
+                }
+            } else {
+                let at = self.log.len() as u32;
+                self.log.push(Logged { f, next: END });
+                Piece {
+                    count: 1,
+                    head: at,
+                    tail: at,
+                    state: State::Cold,
+                }
+            };
+            self.pieces.insert(key, h, piece);
+            return;
+        };
+        match p.state {
+            State::Cold => {
+                let at = self.log.len() as u32;
+                self.log.push(Logged { f, next: END });
+                self.log[p.tail as usize].next = at;
+                p.tail = at;
+                p.count += 1;
+                if p.count as usize >= self.hot_at {
+                    p.state = State::Hot;
+                    let head = p.head;
+                    self.send_chain(head);
+                }
+            }
+            State::Hot => self.updates.push(f),
+            State::Done => {}
+        }
+    }
+
+    /// Hand the merger a cold piece's kept failures.
+    fn send_chain(&mut self, mut at: u32) {
+        while at != END {
+            let l = &self.log[at as usize];
+            self.updates.push(l.f);
+            at = l.next;
+        }
+    }
+
+    /// Keep only the log entries of cold pieces (the rest are failures
+    /// sent on, or of pieces given up): the log stays as small as the
+    /// pieces it serves.
+    #[cold]
+    fn compact(&mut self) {
+        let old = std::mem::take(&mut self.log);
+        let mut log = Vec::with_capacity(old.len() / 2);
+        self.pieces.retain(|_, p| {
+            if p.state == State::Cold {
+                let mut at = p.head;
+                p.head = log.len() as u32;
+                while at != END {
+                    let l = &old[at as usize];
+                    log.push(Logged {
+                        f: l.f,
+                        next: log.len() as u32 + 1,
+                    });
+                    at = l.next;
+                }
+                p.tail = log.len() as u32 - 1;
+                log[p.tail as usize].next = END;
+            }
+            true
+        });
+        self.log = log;
+    }
+
+    /// Make room: cold pieces of a single failure go first (a spoofed
+    /// flood's), then every cold piece if that freed too little.
+    #[cold]
+    fn evict(&mut self) {
+        let before = self.pieces.len();
+        self.pieces
+            .retain(|_, p| !(p.state == State::Cold && p.count <= 1));
+        if self.pieces.len() * 8 > self.cap * 7 {
+            self.pieces.retain(|_, p| p.state != State::Cold);
+        }
+        self.evicted += (before - self.pieces.len()) as u64;
+        self.compact();
+    }
+}
+
+impl RuleShard for EarlyShard {
+    type Partial = (i64, IpAddr);
+    type Update = Failure;
+    type Notice = Notice;
+
+    #[inline]
+    fn observe(&mut self, o: &Outcome) {
+        // Stealth probes were counted when they were sent.
+        if !o.failed() || o.stealth || o.key.dport == 0 || self.home.contains(&o.key.src) {
+            return;
+        }
+        self.add(Failure {
+            known_at: o.settled,
+            src: o.key.src,
+            bin: o.first.div_euclid(self.bin),
+            first: o.first,
+            dst: o.key.dst,
+            port: o.key.dport,
+            rejected: o.verdict == Verdict::Rejected,
+            udp: o.key.proto == UDP,
+            stealth: false,
+        });
+    }
+
+    #[inline]
+    fn observe_opened(&mut self, ev: &Event, clock: Nanos) {
+        if ev.kind != Kind::Stealth || ev.dport == 0 || self.home.contains(&ev.src) {
+            return;
+        }
+        // A stealth probe is failed from the moment it is read; whether a
+        // RST comes later only decides rejected or unanswered, which the
+        // seed row counts and the alert does not wait for.
+        self.add(Failure {
+            known_at: clock,
+            src: ev.src,
+            bin: ev.ts.div_euclid(self.bin),
+            first: ev.ts,
+            dst: ev.dst,
+            port: ev.dport,
+            rejected: false,
+            udp: false,
+            stealth: true,
+        });
+    }
+
+    fn close_through(&mut self, _through: i64, _out: &mut Vec<(i64, IpAddr)>) {}
+
+    fn take_updates(&mut self, out: &mut Vec<Failure>) {
+        self.flush();
+        out.append(&mut self.updates);
+    }
+
+    fn notice(&mut self, n: &Notice) {
+        self.flush();
+        match *n {
+            Notice::Want(src, bin) if bin > self.judged_through => {
+                let h = self.pieces.hash(&(src, bin));
+                match self.pieces.get_mut(&(src, bin), h) {
+                    Some(p) if p.state == State::Cold => {
+                        p.state = State::Hot;
+                        let head = p.head;
+                        self.send_chain(head);
+                    }
+                    Some(_) => {}
+                    None => self.pieces.insert(
+                        (src, bin),
+                        h,
+                        Piece {
+                            count: 0,
+                            head: END,
+                            tail: END,
+                            state: State::Hot,
+                        },
+                    ),
+                }
+            }
+            Notice::Want(..) => {}
+            Notice::Done(src, bin) => {
+                let h = self.pieces.hash(&(src, bin));
+                if let Some(p) = self.pieces.get_mut(&(src, bin), h) {
+                    p.state = State::Done;
+                }
+            }
+            Notice::Judged(through) => {
+                if through > self.judged_through {
+                    self.judged_through = through;
+                    self.pieces.retain(|&(_, bin), _| bin > through);
+                    self.compact();
+                }
+            }
+        }
+    }
+
+    fn count(&self, c: &mut RuleCounters) {
+        c.early_evicted += self.evicted;
+    }
+}
