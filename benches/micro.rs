@@ -157,6 +157,58 @@ fn pending(c: &mut Criterion) {
     g.finish();
 }
 
+/// Hash flooding: tuples a spoofer could build to share one index slot
+/// under a known hash key (the fixed key the table once had), inserted
+/// and resolved under that key and under the per-process random key the
+/// table has now.
+fn hash_flooding(c: &mut Criterion) {
+    const N: usize = 2000;
+    let known = || ahash::RandomState::with_seeds(1, 2, 3, 4);
+    let probe = PendingTable::with_hasher(1, 2, known());
+    // Same low 16 bits of the slot number: one run however the index grows.
+    let home = |k: &FlowKey| (probe.hash(k) >> 33) & 0xffff;
+    let mut colliding = Vec::with_capacity(N);
+    let mut i = 0u32;
+    while colliding.len() < N {
+        let k = FlowKey {
+            proto: TCP,
+            src: IpAddr::from((0xc633_6400u32 | (i >> 16)).to_be_bytes()),
+            sport: i as u16,
+            dst: IpAddr::from([192, 0, 2, 80]),
+            dport: 80,
+        };
+        if home(&k) == 0 {
+            colliding.push(k);
+        }
+        i += 1;
+    }
+    let mut g = c.benchmark_group("hash-flooding");
+    g.throughput(Throughput::Elements(N as u64));
+    for (name, random) in [("known-key", false), ("random-key", true)] {
+        g.bench_function(format!("insert-resolve-2000-colliding/{name}"), |b| {
+            b.iter_batched(
+                || {
+                    if random {
+                        PendingTable::new(5_000_000_000, 1 << 20)
+                    } else {
+                        PendingTable::with_hasher(5_000_000_000, 1 << 20, known())
+                    }
+                },
+                |mut t| {
+                    for (i, k) in colliding.iter().enumerate() {
+                        t.probe(*k, t.hash(k), i as i64, false, i as i64, |_, _| {});
+                    }
+                    for (i, k) in colliding.iter().enumerate() {
+                        black_box(t.resolve(k, t.hash(k), i as i64, false));
+                    }
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
 fn aggregation(c: &mut Criterion) {
     // A SYN scan: 64 hosts x 1000 ports, half the probes rejected by RST.
     let mut events = Vec::new();
@@ -198,5 +250,12 @@ fn aggregation(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decoding, port_sets, pending, aggregation);
+criterion_group!(
+    benches,
+    decoding,
+    port_sets,
+    pending,
+    hash_flooding,
+    aggregation
+);
 criterion_main!(benches);

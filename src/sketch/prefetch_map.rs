@@ -44,7 +44,9 @@ impl<K: Hash + Eq, V> PrefetchMap<K, V> {
             slots: vec![Slot::default(); MIN_SLOTS],
             mask: MIN_SLOTS - 1,
             items: Vec::new(),
-            hasher: ahash::RandomState::with_seeds(5, 6, 7, 8),
+            // Keys are addresses an attacker chooses: a per-process
+            // random hash key keeps them from being built to collide.
+            hasher: ahash::RandomState::new(),
         }
     }
 
@@ -176,6 +178,13 @@ impl<K: Hash + Eq, V> Default for PrefetchMap<K, V> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn hash_keys_differ_between_maps() {
+        let (a, b): (PrefetchMap<u32, ()>, PrefetchMap<u32, ()>) =
+            (PrefetchMap::new(), PrefetchMap::new());
+        assert_ne!(a.hash(&7), b.hash(&7));
+    }
 
     #[test]
     fn behaves_like_a_hash_map() {
