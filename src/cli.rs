@@ -37,7 +37,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Read pcap/pcapng files (merged in timestamp order; `-` is stdin) and report scans.
+    /// Read pcap/pcapng files (merged in timestamp order; `-` is stdin, FIFOs and <(...) work too) and report scans.
     Replay {
         /// Capture files: classic pcap (micro- or nanosecond) or pcapng.
         #[arg(required = true, value_name = "FILE")]

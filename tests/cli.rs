@@ -586,3 +586,93 @@ fn rules_are_chosen_by_name_and_home_networks_can_be_none() {
     let out = picket(&["replay", "-q", "--home", "10.0.0.0/33", f]);
     assert_error(&out, 2, "--home");
 }
+
+/// A FIFO or a process substitution as FILE is read as a stream, like
+/// standard input (it cannot be mapped or rewound).
+#[test]
+fn fifos_and_process_substitution_are_read_as_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "scan.pcap",
+        &pcap_bytes(1, false, &scan_capture()),
+    );
+    let f = f.to_str().unwrap();
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "{} replay -q <(cat {f}) --reader auto",
+                env!("CARGO_BIN_EXE_picket")
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
+    let fifo = dir.path().join("fifo.pcap");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let bytes = std::fs::read(f).unwrap();
+    let fifo2 = fifo.clone();
+    let feeder = std::thread::spawn(move || std::fs::write(fifo2, bytes).unwrap());
+    let out = picket(&[
+        "replay",
+        "-q",
+        "--reader",
+        "libpcap",
+        fifo.to_str().unwrap(),
+    ]);
+    feeder.join().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
+}
+
+/// Files libpcap rejects, opened again and again (as a library user or a
+/// fuzzer does): no descriptor is left behind, from a path or a stream.
+#[test]
+fn files_libpcap_rejects_leave_no_descriptor_open() {
+    use picket::capture::file::{FileSet, Reader};
+    let dir = tempfile::tempdir().unwrap();
+    // A classic pcap magic, then a header cut short.
+    let bad = write(
+        dir.path(),
+        "short.pcap",
+        &[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0],
+    );
+    let bad = bad.to_str().unwrap().to_string();
+    let open_fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let before = open_fds();
+    for _ in 0..300 {
+        let err = FileSet::open(std::slice::from_ref(&bad), Reader::Libpcap).err();
+        assert!(err.is_some(), "libpcap must reject it");
+    }
+    let fifo = dir.path().join("fifo.pcap");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for _ in 0..50 {
+        let (path, bytes) = (fifo.clone(), std::fs::read(&bad).unwrap());
+        let feeder = std::thread::spawn(move || std::fs::write(path, bytes).unwrap());
+        let err = FileSet::open(&[fifo.to_str().unwrap().to_string()], Reader::Auto).err();
+        feeder.join().unwrap();
+        assert!(err.is_some(), "libpcap must reject it");
+    }
+    // Give the stream feeders time to finish and drop their pipe ends.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let after = open_fds();
+    assert!(
+        after <= before + 5,
+        "{before} descriptors before, {after} after"
+    );
+}

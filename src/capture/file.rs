@@ -4,7 +4,7 @@
 //! libpcap, which can also read everything (`Reader::Libpcap`).
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{IntoRawFd, RawFd};
 
 use pcap::{Capture, Offline};
@@ -64,13 +64,23 @@ impl CaptureFile {
             path.to_string()
         };
         if path == "-" {
-            let (fd, magic) = stdin_with_magic().map_err(|e| Error::input(&name, e.to_string()))?;
+            let mut stdin = io::stdin().lock();
+            let magic = read_magic(&mut stdin).map_err(|e| Error::input(&name, e.to_string()))?;
+            drop(stdin);
             let container = container(&name, magic)?;
-            return Self::libpcap(name, fd, container);
+            let fd = stream(magic, io::stdin()).map_err(|e| Error::input(&name, e.to_string()))?;
+            return Self::libpcap_stream(name, fd, container);
         }
-        let (mut file, magic) =
+        let (file, magic) =
             open_with_magic(path).map_err(|e| Error::input(&name, describe_io(&e)))?;
         let container = container(&name, magic)?;
+        let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+        if !regular {
+            // A FIFO, a process substitution (`<(...)`), a device: it
+            // cannot be mapped or rewound, so it is read as a stream.
+            let fd = stream(magic, file).map_err(|e| Error::input(&name, e.to_string()))?;
+            return Self::libpcap_stream(name, fd, container);
+        }
         if let (Container::Pcap(_), Reader::Auto) = (container, reader) {
             let mapped = MappedPcap::open(&name, &file)?;
             return Ok(CaptureFile {
@@ -80,16 +90,35 @@ impl CaptureFile {
                 body: Body::Mapped(mapped),
             });
         }
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| Error::input(&name, e.to_string()))?;
-        Self::libpcap(name, file.into_raw_fd(), container)
+        drop(file);
+        // By path: libpcap closes the file itself if it rejects it.
+        let cap = Capture::from_file_with_precision(path, pcap::Precision::Nano)
+            .map_err(|e| Error::input(&name, pcap_message(e)))?;
+        Self::libpcap(name, cap, container)
     }
 
-    fn libpcap(name: String, fd: RawFd, container: Container) -> Result<CaptureFile, Error> {
+    /// libpcap over a stream's pipe `fd`.
+    fn libpcap_stream(name: String, fd: RawFd, container: Container) -> Result<CaptureFile, Error> {
         // SAFETY: `fd` is an open descriptor that we hand over to libpcap,
         // which closes it with the capture.
-        let cap = unsafe { Capture::from_raw_fd_with_precision(fd, pcap::Precision::Nano) }
-            .map_err(|e| Error::input(&name, pcap_message(e)))?;
+        match unsafe { Capture::from_raw_fd_with_precision(fd, pcap::Precision::Nano) } {
+            Ok(cap) => Self::libpcap(name, cap, container),
+            Err(e) => {
+                // libpcap rejected the stream and left the descriptor open
+                // (its FILE is not reachable from here): close it, so that
+                // a caller opening many bad streams does not run out.
+                // SAFETY: nothing else uses `fd` from here on.
+                unsafe { libc::close(fd) };
+                Err(Error::input(&name, pcap_message(e)))
+            }
+        }
+    }
+
+    fn libpcap(
+        name: String,
+        cap: Capture<Offline>,
+        container: Container,
+    ) -> Result<CaptureFile, Error> {
         let link = link_type(&name, cap.get_datalink())?;
         let precision = match container {
             Container::Pcap(p) => p,
@@ -145,40 +174,36 @@ fn open_with_magic(path: &str) -> io::Result<(File, [u8; 4])> {
             "is a directory",
         ));
     }
-    let mut magic = [0u8; 4];
-    let n = read_up_to(&mut f, &mut magic)?;
-    if n < 4 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("too short for a capture file ({n} bytes)"),
-        ));
-    }
+    let magic = read_magic(&mut f)?;
     Ok((f, magic))
 }
 
-/// Standard input cannot be rewound after its magic is read, so a thread
-/// feeds the magic and then the rest of stdin into a pipe for libpcap.
-fn stdin_with_magic() -> io::Result<(RawFd, [u8; 4])> {
-    let mut stdin = io::stdin().lock();
+/// A stream (standard input, a FIFO) cannot be rewound after its magic is
+/// read, so a thread feeds the magic and then the rest into a pipe for
+/// libpcap; the pipe's read end.
+fn stream(magic: [u8; 4], mut input: impl Read + Send + 'static) -> io::Result<RawFd> {
+    let (reader, mut writer) = io::pipe()?;
+    std::thread::Builder::new()
+        .name("stream-feed".into())
+        .spawn(move || {
+            // A reader that stops early closes the pipe; that ends us too.
+            if writer.write_all(&magic).is_ok() {
+                let _ = io::copy(&mut input, &mut writer);
+            }
+        })?;
+    Ok(reader.into_raw_fd())
+}
+
+fn read_magic(r: &mut impl Read) -> io::Result<[u8; 4]> {
     let mut magic = [0u8; 4];
-    let n = read_up_to(&mut stdin, &mut magic)?;
+    let n = read_up_to(r, &mut magic)?;
     if n < 4 {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             format!("too short for a capture file ({n} bytes)"),
         ));
     }
-    drop(stdin);
-    let (reader, mut writer) = io::pipe()?;
-    std::thread::Builder::new()
-        .name("stdin-feed".into())
-        .spawn(move || {
-            // A reader that stops early closes the pipe; that ends us too.
-            if writer.write_all(&magic).is_ok() {
-                let _ = io::copy(&mut io::stdin().lock(), &mut writer);
-            }
-        })?;
-    Ok((reader.into_raw_fd(), magic))
+    Ok(magic)
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
