@@ -82,7 +82,7 @@ pub struct Common {
     /// Write rows to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Aggregator threads (default: the cores available).
+    /// Aggregator threads (default: the cores available; at most twice the cores, or 4).
     #[arg(short, long, value_name = "N")]
     pub threads: Option<usize>,
     /// Events per batch handed from capture to an aggregator (larger
@@ -200,11 +200,19 @@ impl Common {
                 "--batch and --threads must be at least 1".into(),
             ));
         }
-        let threads = self.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let threads = self.threads.unwrap_or(cores);
+        // More aggregators than cores only share them; twice as many (at
+        // least 4, so any machine can check that results do not depend
+        // on the thread count) is the most that makes sense.
+        let most = (2 * cores).max(4);
+        if threads > most {
+            return Err(Error::Usage(format!(
+                "--threads {threads}: at most {most} on this machine ({cores} cores)"
+            )));
+        }
         Ok(Settings {
             detection: Detection {
                 bin,

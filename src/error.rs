@@ -27,6 +27,8 @@ pub enum Error {
     Usage(String),
     /// Output could not be written.
     Output(String),
+    /// The system refused what picket needs to run (a thread).
+    System(String),
 }
 
 impl Error {
@@ -35,7 +37,7 @@ impl Error {
             Error::Input { .. } => exit::INPUT,
             Error::Permission { .. } => exit::PERMISSION,
             Error::Usage(_) => exit::USAGE,
-            Error::Output(_) => exit::FAILURE,
+            Error::Output(_) | Error::System(_) => exit::FAILURE,
         }
     }
 
@@ -56,6 +58,7 @@ impl fmt::Display for Error {
             }
             Error::Usage(why) => write!(f, "{why}"),
             Error::Output(why) => write!(f, "cannot write output: {why}"),
+            Error::System(why) => write!(f, "{why}"),
         }
     }
 }

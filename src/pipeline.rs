@@ -156,25 +156,31 @@ pub fn run<S: FrameSource>(
             let rules = &rules;
             let board = Arc::clone(&board);
             let pin = &pin;
-            workers.push(
-                std::thread::Builder::new()
-                    .name(format!("aggregate-{shard}"))
-                    .spawn_scoped(scope, move || {
-                        pin(shard + 1);
-                        aggregate(
-                            Aggregator::new(shards, det.bin, det.answer_timeout, limits, rules),
-                            shard,
-                            Lines {
-                                rx,
-                                notices,
-                                to_merger,
-                                recycle,
-                            },
-                            &board,
-                        )
-                    })
-                    .expect("spawn aggregator"),
-            );
+            let spawned = std::thread::Builder::new()
+                .name(format!("aggregate-{shard}"))
+                .spawn_scoped(scope, move || {
+                    pin(shard + 1);
+                    aggregate(
+                        Aggregator::new(shards, det.bin, det.answer_timeout, limits, rules),
+                        shard,
+                        Lines {
+                            rx,
+                            notices,
+                            to_merger,
+                            recycle,
+                        },
+                        &board,
+                    )
+                });
+            match spawned {
+                Ok(w) => workers.push(w),
+                // Threads started so far end once their queues close.
+                Err(e) => {
+                    return Err(Error::System(format!(
+                        "cannot start an aggregator thread: {e}"
+                    )))
+                }
+            }
         }
         drop(to_merger);
         let merge_board = Arc::clone(&board);
@@ -213,8 +219,15 @@ pub fn run<S: FrameSource>(
                     failed = writer.write(&rows).and_then(|_| writer.flush()).err();
                 }
                 (merger.stats, failed)
-            })
-            .expect("spawn merger");
+            });
+        let merger = match merger {
+            Ok(m) => m,
+            Err(e) => {
+                return Err(Error::System(format!(
+                    "cannot start the merger thread: {e}"
+                )));
+            }
+        };
 
         pin(0);
         drop(recycle);

@@ -58,9 +58,38 @@ pub fn rfc3339(t: Nanos, precision: Option<Precision>) -> String {
     s
 }
 
+/// A window boundary: whole seconds when it is one (the 5-minute bins),
+/// otherwise with as many sub-second digits as it needs (a sub-second
+/// `--bin`), so two windows never print alike.
+pub fn rfc3339_window(t: Nanos) -> String {
+    let sub = t.rem_euclid(NANOS_PER_SEC);
+    let precision = if sub == 0 {
+        None
+    } else if sub % 1_000 == 0 {
+        Some(Precision::Micro)
+    } else {
+        Some(Precision::Nano)
+    };
+    let s = rfc3339(t, precision);
+    if sub != 0 && sub % 1_000_000 == 0 {
+        // Milliseconds: drop the three trailing zeros of microseconds.
+        return format!("{}Z", &s[..s.len() - 4]);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_boundaries_print_the_digits_they_need() {
+        let t = 1_700_000_000 * NANOS_PER_SEC;
+        assert_eq!(rfc3339_window(t), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_window(t + 500_000_000), "2023-11-14T22:13:20.500Z");
+        assert_eq!(rfc3339_window(t + 250_000), "2023-11-14T22:13:20.000250Z");
+        assert_eq!(rfc3339_window(t + 7), "2023-11-14T22:13:20.000000007Z");
+    }
 
     #[test]
     fn formats_whole_and_fractional_seconds() {

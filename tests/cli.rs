@@ -676,3 +676,78 @@ fn files_libpcap_rejects_leave_no_descriptor_open() {
         "{before} descriptors before, {after} after"
     );
 }
+
+/// With a sub-second `--bin`, each bin's TimeGenerated says which it is
+/// (it once printed whole seconds, so two bins shared one).
+#[test]
+fn sub_second_bins_print_distinct_times() {
+    let mut pk = Vec::new();
+    for k in 0..4i64 {
+        for p in 1..=12u16 {
+            let t = T0 + 10 * SEC + k * 500 * MS + p as Nanos * 10 * MS;
+            pk.push((t, tcp("203.0.113.7", "192.0.2.10", 52000, p, "S")));
+            pk.push((t + MS, tcp("192.0.2.10", "203.0.113.7", p, 52000, "RA")));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "fast.pcap",
+        &pcap_bytes(1, false, &ethernet_records(&pk)),
+    );
+    let out = picket(&[
+        "replay",
+        "-q",
+        "--rules",
+        "seed",
+        "--bin",
+        "0.5",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let times: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["TimeGenerated"].to_string())
+        .collect();
+    assert_eq!(
+        times,
+        [
+            r#""2026-11-24T20:00:10Z""#,
+            r#""2026-11-24T20:00:10.500Z""#,
+            r#""2026-11-24T20:00:11Z""#,
+            r#""2026-11-24T20:00:11.500Z""#
+        ],
+        "{text}"
+    );
+}
+
+/// `--threads` is bounded by the cores (a thread per aggregator beyond
+/// that only shares them), and a thread the system refuses is a clear
+/// error, not a panic. Needs root to run picket as `nobody` under a
+/// process limit of 1 (root ignores the limit), as CI does.
+#[test]
+fn thread_counts_are_bounded_and_refused_threads_are_an_error() {
+    let out = picket(&["replay", "--threads", "10000", "pcaps/nmap-sF.pcap"]);
+    assert_error(&out, 2, "--threads 10000: at most");
+    assert!(out.stdout.is_empty());
+
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "this test needs root (CI runs as root)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let f = dir.path().join("scan.pcap");
+    std::fs::copy("pcaps/nmap-sF.pcap", &f).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["prlimit", "--nproc=1"])
+        .arg(env!("CARGO_BIN_EXE_picket"))
+        .args(["replay", "--threads", "2", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_error(&out, 1, "cannot start an aggregator thread");
+}

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::finding::{Finding, Value};
-use crate::time::{rfc3339, Precision};
+use crate::time::{rfc3339, rfc3339_window, Precision};
 
 pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Result<()> {
     let mut ser = serde_json::Serializer::new(&mut *out);
@@ -19,7 +19,7 @@ pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Resu
             Value::Flag(b) => map.serialize_entry(name, b)?,
             Value::Ip(a) => map.serialize_entry(name, &a.to_string())?,
             Value::Time(t) => map.serialize_entry(name, &rfc3339(*t, Some(precision)))?,
-            Value::WindowTime(t) => map.serialize_entry(name, &rfc3339(*t, None))?,
+            Value::WindowTime(t) => map.serialize_entry(name, &rfc3339_window(*t))?,
             Value::Ports(p) => map.serialize_entry(name, p)?,
         }
     }

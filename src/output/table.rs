@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use crate::finding::{Finding, Value};
-use crate::time::rfc3339;
+use crate::time::{rfc3339, rfc3339_window};
 
 /// Ports listed before `...`.
 const PORTS_SHOWN: usize = 12;
@@ -76,7 +76,7 @@ impl Table {
         writeln!(
             out,
             "{:<20}  {:<12}  {:<15}  {:<20}  {:>6}  {:>5}  {:>8}  {:>6}  {:>6}  {:<8}  {:<8}  {}",
-            rfc3339(f.window_start, None),
+            rfc3339_window(f.window_start),
             f.rule,
             f.source,
             scan_type,
