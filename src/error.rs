@@ -15,6 +15,8 @@ pub mod exit {
     pub const DAMAGED: i32 = 4;
     /// Not permitted to capture on the interface.
     pub const PERMISSION: i32 = 5;
+    /// A replay stopped by a signal before the end of its input.
+    pub const INTERRUPTED: i32 = 6;
 }
 
 #[derive(Debug)]

@@ -80,7 +80,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
     }
     let (mut source, precision) = match &cli.command {
         Command::Replay { files, reader, .. } => {
-            let set = FileSet::open(files, *reader)?;
+            let set = FileSet::open_until(files, *reader, &stop)?;
             let p = set.precision();
             (Source::Files(set), p)
         }
@@ -113,6 +113,25 @@ fn run(cli: Cli) -> Result<i32, Error> {
     };
     if !common.quiet {
         eprint!("{}", report.render());
+    }
+    if live.is_none() && report.capture.interrupted {
+        // Live capture ends with a signal by design; a replay that does
+        // has not read its whole input, and must not look complete.
+        let upto = report
+            .capture
+            .last_clock
+            .map(|t| {
+                format!(
+                    ", capture time up to {}",
+                    picket::time::rfc3339(t, Some(precision))
+                )
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "picket: interrupted before the end of the input: rows cover the {} packets read{upto}",
+            report.capture.packets
+        );
+        return Ok(exit::INTERRUPTED);
     }
     Ok(if report.damaged_inputs > 0 {
         exit::DAMAGED

@@ -516,6 +516,7 @@ fn capture_loop<S: FrameSource>(
             Pause::End => break,
         }
         if stop.load(Ordering::Relaxed) {
+            cap.st.interrupted = true;
             break;
         }
         let now = Instant::now();
@@ -539,6 +540,8 @@ fn capture_loop<S: FrameSource>(
     }
     cap.flush();
     let mut st = cap.st;
+    // A stream cut short by the stop ends like a finished one.
+    st.interrupted |= stop.load(Ordering::Relaxed);
     st.last_clock = (cap.clock != Nanos::MIN).then_some(cap.clock);
     st
 }

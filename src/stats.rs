@@ -24,6 +24,8 @@ pub struct CaptureStats {
     pub home_probes: u64,
     pub first_ts: Option<Nanos>,
     pub last_clock: Option<Nanos>,
+    /// The run was stopped (a signal) before its input ended.
+    pub interrupted: bool,
 }
 
 impl CaptureStats {

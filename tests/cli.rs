@@ -751,3 +751,48 @@ fn thread_counts_are_bounded_and_refused_threads_are_an_error() {
         .unwrap();
     assert_error(&out, 1, "cannot start an aggregator thread");
 }
+
+/// SIGTERM while standard input stalls stops picket at once (it used to
+/// wait for the input to close), and a replay stopped before the end of
+/// its input says so, with its own exit code (6), after writing the rows
+/// for what it read.
+#[test]
+fn a_stopped_replay_says_it_is_incomplete_even_when_its_input_stalls() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(["replay", "-q", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&pcap_bytes(1, false, &scan_capture()))
+        .unwrap();
+    stdin.flush().unwrap();
+    // The input stays open, with nothing more to come.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "picket still runs 10 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("interrupted before the end of the input") && !err.contains("warning"),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
+}

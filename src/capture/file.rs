@@ -5,7 +5,9 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{IntoRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use pcap::{Capture, Offline};
 
@@ -57,18 +59,26 @@ enum Body {
 
 impl CaptureFile {
     /// Open `path` (`-` for standard input), check its magic and link type.
-    pub fn open(path: &str, reader: Reader) -> Result<CaptureFile, Error> {
+    /// Open `path` (`-`: standard input). A stream (stdin, a FIFO) is fed
+    /// to libpcap by a thread that gives up once `stop` is set, so a
+    /// stalled input cannot hold a stop back.
+    pub fn open(path: &str, reader: Reader, stop: &Arc<AtomicBool>) -> Result<CaptureFile, Error> {
         let name = if path == "-" {
             "<stdin>".to_string()
         } else {
             path.to_string()
         };
         if path == "-" {
-            let mut stdin = io::stdin().lock();
+            // Descriptor 0 itself, unbuffered: no bytes may hide in a
+            // buffer that poll(2) cannot see.
+            let mut stdin = io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(File::from)
+                .map_err(|e| Error::input(&name, e.to_string()))?;
             let magic = read_magic(&mut stdin).map_err(|e| Error::input(&name, e.to_string()))?;
-            drop(stdin);
             let container = container(&name, magic)?;
-            let fd = stream(magic, io::stdin()).map_err(|e| Error::input(&name, e.to_string()))?;
+            let fd = stream(magic, stdin, stop).map_err(|e| Error::input(&name, e.to_string()))?;
             return Self::libpcap_stream(name, fd, container);
         }
         let (file, magic) =
@@ -78,7 +88,7 @@ impl CaptureFile {
         if !regular {
             // A FIFO, a process substitution (`<(...)`), a device: it
             // cannot be mapped or rewound, so it is read as a stream.
-            let fd = stream(magic, file).map_err(|e| Error::input(&name, e.to_string()))?;
+            let fd = stream(magic, file, stop).map_err(|e| Error::input(&name, e.to_string()))?;
             return Self::libpcap_stream(name, fd, container);
         }
         if let (Container::Pcap(_), Reader::Auto) = (container, reader) {
@@ -180,15 +190,43 @@ fn open_with_magic(path: &str) -> io::Result<(File, [u8; 4])> {
 
 /// A stream (standard input, a FIFO) cannot be rewound after its magic is
 /// read, so a thread feeds the magic and then the rest into a pipe for
-/// libpcap; the pipe's read end.
-fn stream(magic: [u8; 4], mut input: impl Read + Send + 'static) -> io::Result<RawFd> {
+/// libpcap; the pipe's read end. The thread waits for input in poll(2),
+/// a tenth of a second at a time, and closes the pipe once `stop` is set:
+/// libpcap then sees the end, and a stop is never held back by an input
+/// that stalls.
+fn stream(magic: [u8; 4], mut input: File, stop: &Arc<AtomicBool>) -> io::Result<RawFd> {
     let (reader, mut writer) = io::pipe()?;
+    let stop = Arc::clone(stop);
     std::thread::Builder::new()
         .name("stream-feed".into())
         .spawn(move || {
             // A reader that stops early closes the pipe; that ends us too.
-            if writer.write_all(&magic).is_ok() {
-                let _ = io::copy(&mut input, &mut writer);
+            if writer.write_all(&magic).is_err() {
+                return;
+            }
+            let mut buf = vec![0u8; 1 << 16];
+            while !stop.load(Ordering::Relaxed) {
+                let mut pfd = libc::pollfd {
+                    fd: input.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd, for the duration of the call.
+                let ready = unsafe { libc::poll(&mut pfd, 1, 100) };
+                if ready == 0
+                    || (ready < 0
+                        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
+                {
+                    continue;
+                }
+                match input.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if writer.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                }
             }
         })?;
     Ok(reader.into_raw_fd())
@@ -241,6 +279,9 @@ pub struct FileSet {
     /// The reader whose head was handed out last, to be refilled.
     consumed: Option<usize>,
     damaged: usize,
+    /// Set when the run is asked to stop: a read cut short then is the
+    /// stop's doing, not damage.
+    stop: Arc<AtomicBool>,
 }
 
 struct Input {
@@ -253,11 +294,20 @@ struct Input {
 impl FileSet {
     /// Open every path; fails on the first one that cannot be read.
     pub fn open(paths: &[String], reader: Reader) -> Result<FileSet, Error> {
+        Self::open_until(paths, reader, &Arc::new(AtomicBool::new(false)))
+    }
+
+    /// The same, for a run that ends early once `stop` is set.
+    pub fn open_until(
+        paths: &[String],
+        reader: Reader,
+        stop: &Arc<AtomicBool>,
+    ) -> Result<FileSet, Error> {
         let files = paths
             .iter()
             .map(|p| {
                 Ok(Input {
-                    file: CaptureFile::open(p, reader)?,
+                    file: CaptureFile::open(p, reader, stop)?,
                     head: None,
                     done: false,
                 })
@@ -267,6 +317,7 @@ impl FileSet {
             files,
             consumed: None,
             damaged: 0,
+            stop: Arc::clone(stop),
         };
         if set.files.len() > 1 {
             for i in 0..set.files.len() {
@@ -299,14 +350,20 @@ impl FileSet {
             Ok(None) => r.done = true,
             Err(msg) => {
                 r.done = true;
-                self.damaged += 1;
-                warn_damaged(&msg);
+                damage(&mut self.damaged, &self.stop, &msg);
             }
         }
     }
 }
 
-fn warn_damaged(msg: &str) {
+/// A file ended in damage: count and say so, unless the run was being
+/// stopped (then the cut is the stop's doing).
+#[cold]
+fn damage(damaged: &mut usize, stop: &AtomicBool, msg: &str) {
+    if stop.load(Ordering::Relaxed) {
+        return;
+    }
+    *damaged += 1;
     eprintln!(
         "picket: warning: {msg}; stopped reading it, rows for what was read are still reported"
     );
@@ -316,7 +373,7 @@ impl FrameSource for FileSet {
     #[inline]
     fn next_frame(&mut self) -> Next<'_> {
         if self.files.len() == 1 {
-            let (files, damaged) = (&mut self.files, &mut self.damaged);
+            let (files, damaged, stop) = (&mut self.files, &mut self.damaged, &self.stop);
             let r = &mut files[0];
             if r.done {
                 return Next::End;
@@ -329,8 +386,7 @@ impl FrameSource for FileSet {
                 }
                 Err(msg) => {
                     r.done = true;
-                    *damaged += 1;
-                    warn_damaged(&msg);
+                    damage(damaged, stop, &msg);
                     Next::End
                 }
             };
@@ -350,8 +406,11 @@ impl FrameSource for FileSet {
                     }
                     Err(msg) => {
                         r.done = true;
-                        self.damaged += 1;
-                        warn_damaged(&format!("{}: {msg}", r.file.name));
+                        damage(
+                            &mut self.damaged,
+                            &self.stop,
+                            &format!("{}: {msg}", r.file.name),
+                        );
                         Pause::End
                     }
                 };
