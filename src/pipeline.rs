@@ -212,6 +212,12 @@ pub fn run<S: FrameSource>(
                         .fetch_add(rows.len() as u64, Ordering::Relaxed);
                     if failed.is_none() {
                         failed = writer.write(&rows).err();
+                        if failed.is_some() {
+                            // Output gone (a closed pipe, a full disk): a
+                            // sensor that cannot report must stop and say
+                            // so, not go on capturing.
+                            stop.store(true, Ordering::Relaxed);
+                        }
                     }
                 }
                 let rows = merger.finish();

@@ -481,3 +481,41 @@ fn live_capture_with_a_bad_filter_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.starts_with("picket: error: bad BPF filter"), "{err}");
 }
+
+/// A live sensor whose output is gone (here a full disk: /dev/full; a
+/// closed pipe is the same error) stops at once with exit 1 and one line,
+/// instead of capturing on and counting rows it cannot write.
+#[test]
+fn live_capture_stops_when_its_output_fails() {
+    root();
+    let lab = Lab::new("c");
+    let mut picket = lab.picket(Path::new("/dev/full"), &[]);
+    lab.scan(&[
+        "nmap",
+        "-n",
+        "-Pn",
+        "-sS",
+        "-p",
+        "1-30",
+        "--max-retries",
+        "0",
+        "192.0.2.10",
+    ]);
+    // The early alert comes within a second of the scan; writing it fails.
+    let start = Instant::now();
+    while picket.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(15) {
+            let _ = picket.kill();
+            panic!("picket still captures 15 s after its output failed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = picket.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("picket: error: cannot write output"),
+        "{err}"
+    );
+}
