@@ -133,6 +133,17 @@ fn run(cli: Cli) -> Result<i32, Error> {
         );
         return Ok(exit::INTERRUPTED);
     }
+    let late = report.agg.late_probes;
+    if let (Command::Replay { files, .. }, true) = (&cli.command, late > 0) {
+        // Probes older than a bin that had already closed were not
+        // counted: the input is out of time order beyond what the bins
+        // absorb. Never silent.
+        eprintln!(
+            "picket: warning: {late} probes came after their bin had closed and were not counted: {} is out of time order; sort it first (reordercap IN OUT)",
+            files.join(", ")
+        );
+        return Ok(exit::DAMAGED);
+    }
     Ok(if report.damaged_inputs > 0 {
         exit::DAMAGED
     } else {

@@ -796,3 +796,50 @@ fn a_stopped_replay_says_it_is_incomplete_even_when_its_input_stalls() {
     );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
 }
+
+/// A file stored out of time order (newest first, as bro-simple-scan's
+/// 445_scan.pcap is) used to lose its scan silently: probes older than a
+/// closed bin are not counted. Now a warning names the file and the fix,
+/// and the exit code is 4.
+#[test]
+fn a_file_out_of_time_order_is_not_silently_lost() {
+    let mut pk = Vec::new();
+    for i in 0..20u16 {
+        let t = T0 + i as Nanos * 60 * SEC;
+        pk.push((
+            t,
+            tcp(
+                "203.0.113.9",
+                &format!("192.0.2.{}", i + 1),
+                40000,
+                445,
+                "S",
+            ),
+        ));
+    }
+    pk.reverse();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "newest-first.pcap",
+        &pcap_bytes(1, false, &ethernet_records(&pk)),
+    );
+    let out = picket(&["replay", "-q", f.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("newest-first.pcap")
+            && err.contains("reordercap")
+            && err.contains("probes came after their bin had closed"),
+        "{err}"
+    );
+    // In time order: nothing late, exit 0.
+    pk.reverse();
+    let f = write(
+        dir.path(),
+        "sorted.pcap",
+        &pcap_bytes(1, false, &ethernet_records(&pk)),
+    );
+    let out = picket(&["replay", "-q", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+}
