@@ -272,6 +272,14 @@ impl Aggregator {
         self.closed_through
     }
 
+    /// A tick of the clock from the capture stage: move on, and count
+    /// what waits in the rules' queues, so that a statistics snapshot
+    /// taken now is up to date.
+    pub fn tick(&mut self, clock: Nanos) {
+        self.advance(clock);
+        self.rules.flush();
+    }
+
     pub fn stats(&self) -> AggStats {
         let t: &TrackStats = &self.tracker.stats;
         let mut r = RuleCounters::default();

@@ -336,7 +336,7 @@ fn aggregate(
                 false
             }
             ToShard::Tick(clock) => {
-                agg.advance(clock);
+                agg.tick(clock);
                 if let Ok(mut b) = board.shards.lock() {
                     b[shard] = agg.stats();
                 }
@@ -565,7 +565,7 @@ fn periodic<S: FrameSource>(st: &CaptureStats, board: &Board, source: &mut S, st
         .map(|d| d.to_string())
         .unwrap_or_else(|| "n/a".into());
     eprintln!(
-        "picket: {} s: packets {}, attempts {} (answered {}, rejected {}, unanswered {}), sources {}, pending {}, evicted {}, rows {}, kernel drops {}",
+        "picket: {} s: packets {}, attempts {} (answered {}, rejected {}, unanswered {}), (source, bin) entries {}, pending {}, evicted {}, rows {}, kernel drops {}",
         started.elapsed().as_secs(),
         st.packets,
         a.attempts(),

@@ -151,7 +151,7 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "  state          peak sources {}, peak pending {}, peak set memory {}; evicted: sources {}, pending {}, udp flows {}, early pieces {}; saturated host sets {}",
+            "  state          per-thread peaks added up: (source, bin) entries {}, pending {}, set memory {}; evicted: sources {}, pending {}, udp flows {}, early pieces {}; saturated host sets {}",
             a.peak_sources, a.peak_pending, human_bytes(a.peak_set_bytes), a.sources_evicted, a.pending_evicted, a.udp_flows_evicted, a.early_evicted, a.dest_sets_saturated
         );
         let _ = writeln!(

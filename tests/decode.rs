@@ -145,6 +145,30 @@ fn icmp_unreachable_names_the_quoted_attempt() {
     }
 }
 
+/// An ICMP error about a ping (or any packet without ports) is well
+/// formed: not an attempt, and not counted as a decode failure (it was).
+#[test]
+fn icmp_unreachable_about_a_ping_is_no_failure() {
+    for (ping, router, src) in [
+        (
+            echo_request("203.0.113.5", "192.0.2.1"),
+            "198.51.100.1",
+            "203.0.113.5",
+        ),
+        (
+            echo_request("2001:db8::5", "2001:db8:1::1"),
+            "2001:db8:ff::1",
+            "2001:db8::5",
+        ),
+    ] {
+        let icmp = unreachable(router, src, &ping);
+        let skip = decode(LinkType::Raw, &icmp, 0).unwrap_err();
+        assert_eq!(skip, Skip::UnreachableNoPorts);
+        assert!(!skip.is_failure());
+        assert_eq!(decode_general(LinkType::Raw, &icmp, 0), Err(skip));
+    }
+}
+
 #[test]
 fn ipv4_options_and_fragments() {
     // An IPv4 header with 4 bytes of options (IHL 6): NOP NOP NOP EOL.

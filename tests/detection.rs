@@ -571,3 +571,36 @@ fn spoofed_flood_stays_under_the_caps_and_keeps_the_scanner() {
     assert_eq!(r["SourceIP"], SCANNER);
     assert_eq!(r["UniqueDestPorts"], 200);
 }
+
+/// The periodic statistics line reads each aggregator's counters at a
+/// tick: failures still waiting in the seed rule's prefetch queue must be
+/// counted by then (they were not, so a scanner stayed out of `sources`).
+#[test]
+fn a_tick_counts_the_failures_still_queued() {
+    use picket::aggregate::Aggregator;
+    use picket::config::{Detection, Limits};
+    use picket::event::{Event, Kind, TCP};
+    use picket::rules::RuleSet;
+    let det = Detection::default();
+    let limits = Limits::default();
+    let rules = RuleSet::build(&["seed".into()], &det, &limits).unwrap();
+    let mut agg = Aggregator::new(1, det.bin, det.answer_timeout, &limits, &rules);
+    let (scanner, target) = (ip(SCANNER), ip(TARGET));
+    for p in 1..=3u16 {
+        let t = T0 + p as Nanos * MS;
+        let mut syn = Event::decoded(t, Kind::Syn, TCP, scanner, target, 40000, p);
+        syn.clock = t;
+        agg.handle(&syn);
+        let mut rst = Event::decoded(t + 1, Kind::Rst, TCP, target, scanner, p, 40000);
+        rst.clock = t + 1;
+        agg.handle(&rst);
+    }
+    let s = agg.stats();
+    assert_eq!(
+        (s.rejected, s.sources_now),
+        (3, 0),
+        "queued, not yet counted"
+    );
+    agg.tick(T0 + 10 * MS);
+    assert_eq!(agg.stats().sources_now, 1);
+}

@@ -38,10 +38,13 @@ pub enum Skip {
     TcpSession,
     /// ICMP other than echo request / reply and destination unreachable.
     OtherIcmp,
+    /// An ICMP unreachable about a packet without ports (a protocol other
+    /// than TCP/UDP, a later fragment): well formed, but no attempt.
+    UnreachableNoPorts,
 }
 
 impl Skip {
-    pub const ALL: [Skip; 9] = [
+    pub const ALL: [Skip; 10] = [
         Skip::TruncatedLink,
         Skip::BadIp,
         Skip::BadTransport,
@@ -51,6 +54,7 @@ impl Skip {
         Skip::OtherProtocol,
         Skip::TcpSession,
         Skip::OtherIcmp,
+        Skip::UnreachableNoPorts,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -65,6 +69,7 @@ impl Skip {
             Skip::OtherProtocol => "other_protocol",
             Skip::TcpSession => "tcp_session",
             Skip::OtherIcmp => "other_icmp",
+            Skip::UnreachableNoPorts => "unreachable_no_ports",
         }
     }
 
@@ -222,10 +227,10 @@ fn quoted_attempt(quote: &[u8], ts: Nanos) -> Result<Event, Skip> {
     let proto = match payload.ip_number {
         IpNumber::TCP => TCP,
         IpNumber::UDP => UDP,
-        _ => return Err(Skip::BadIcmpQuote),
+        _ => return Err(Skip::UnreachableNoPorts),
     };
     if is_later_fragment(&ip) {
-        return Err(Skip::BadIcmpQuote);
+        return Err(Skip::UnreachableNoPorts);
     }
     let ports = payload.payload.get(..4).ok_or(Skip::BadIcmpQuote)?;
     Ok(Event::decoded(

@@ -553,6 +553,10 @@ impl RuleShard for EarlyShard {
         }
     }
 
+    fn flush(&mut self) {
+        EarlyShard::flush(self);
+    }
+
     fn count(&self, c: &mut RuleCounters) {
         c.early_evicted += self.evicted;
     }

@@ -109,6 +109,8 @@ pub trait RuleShard: Send {
     /// Windows up to and including `through` are over: hand over their
     /// partials.
     fn close_through(&mut self, through: i64, out: &mut Vec<Self::Partial>);
+    /// Count whatever waits in a queue (before a statistics snapshot).
+    fn flush(&mut self) {}
     /// Add this rule's counters.
     fn count(&self, _c: &mut RuleCounters) {}
     /// Hand over what the merger should know now.
@@ -316,6 +318,12 @@ macro_rules! rule_set {
             pub fn close_through(&mut self, through: i64, out: &mut Partials) {
                 $(if let Some(s) = &mut self.$field {
                     s.close_through(through, &mut out.$field);
+                })*
+            }
+
+            pub fn flush(&mut self) {
+                $(if let Some(s) = &mut self.$field {
+                    s.flush();
                 })*
             }
 

@@ -239,6 +239,10 @@ impl RuleShard for SeedShard {
         }
     }
 
+    fn flush(&mut self) {
+        self.failed.flush(&mut self.bins, self.closed_through);
+    }
+
     fn count(&self, c: &mut RuleCounters) {
         c.home_probes += self.home_probes;
         c.port_zero += self.port_zero;
