@@ -133,20 +133,30 @@ fn run(cli: Cli) -> Result<i32, Error> {
         );
         return Ok(exit::INTERRUPTED);
     }
-    let late = report.agg.late_probes;
-    if let (Command::Replay { files, .. }, true) = (&cli.command, late > 0) {
-        // Probes older than a bin that had already closed were not
-        // counted: the input is out of time order beyond what the bins
-        // absorb. Never silent.
-        eprintln!(
-            "picket: warning: {late} probes came after their bin had closed and were not counted: {} is out of time order; sort it first (reordercap IN OUT)",
-            files.join(", ")
-        );
-        return Ok(exit::DAMAGED);
-    }
-    Ok(if report.damaged_inputs > 0 {
+    let mut code = if report.damaged_inputs > 0 {
         exit::DAMAGED
     } else {
         exit::OK
-    })
+    };
+    if let Command::Replay { files, .. } = &cli.command {
+        let inputs = files.join(", ");
+        let bad = report.capture.bad_timestamps;
+        if bad > 0 {
+            eprintln!(
+                "picket: warning: {bad} records in {inputs} have impossible timestamps (a sub-second field of a second or more, or past the year 2262) and were skipped"
+            );
+            code = exit::DAMAGED;
+        }
+        let late = report.agg.late_probes;
+        if late > 0 {
+            // Probes older than a bin that had already closed were not
+            // counted: the input is out of time order beyond what the
+            // bins absorb. Never silent.
+            eprintln!(
+                "picket: warning: {late} probes came after their bin had closed and were not counted: {inputs} is out of time order; sort it first (reordercap IN OUT)"
+            );
+            code = exit::DAMAGED;
+        }
+    }
+    Ok(code)
 }

@@ -17,7 +17,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 
 use crate::aggregate::{AggStats, Aggregator};
-use crate::capture::{Frame, FrameSource, Pause};
+use crate::capture::{Frame, FrameSource, Pause, BAD_TIME};
 use crate::config::{Detection, Limits, NetSet};
 use crate::decode::decode;
 use crate::error::Error;
@@ -393,6 +393,10 @@ impl Capturer<'_> {
     /// reader's loop: this is the per-packet path of a replay.
     #[inline(always)]
     fn on_frame(&mut self, f: Frame<'_>) {
+        if f.ts == BAD_TIME {
+            self.st.bad_timestamps += 1;
+            return;
+        }
         self.st.packets += 1;
         self.st.bytes += f.wire_len as u64;
         if f.ts > self.clock {

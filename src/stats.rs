@@ -26,6 +26,8 @@ pub struct CaptureStats {
     pub last_clock: Option<Nanos>,
     /// The run was stopped (a signal) before its input ended.
     pub interrupted: bool,
+    /// Records skipped for an impossible timestamp (damage).
+    pub bad_timestamps: u64,
 }
 
 impl CaptureStats {
@@ -142,6 +144,13 @@ impl Report {
             c.decode_failures(),
             if skips.is_empty() { " none" } else { &skips }
         );
+        if c.bad_timestamps > 0 {
+            let _ = writeln!(
+                s,
+                "  bad times      {} records skipped (impossible timestamps)",
+                c.bad_timestamps
+            );
+        }
         if c.out_of_order > 0 {
             let _ = writeln!(
                 s,

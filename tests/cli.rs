@@ -843,3 +843,143 @@ fn a_file_out_of_time_order_is_not_silently_lost() {
     let out = picket(&["replay", "-q", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// Replay `f` with both readers; both outputs must be the same bytes.
+fn both_readers(f: &Path) -> Output {
+    let mapped = picket(&["replay", "-q", "--reader", "auto", f.to_str().unwrap()]);
+    let libpcap = picket(&["replay", "-q", "--reader", "libpcap", f.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&mapped.stdout),
+        String::from_utf8_lossy(&libpcap.stdout),
+        "the readers disagree on {f:?}"
+    );
+    assert_eq!(mapped.status.code(), libpcap.status.code());
+    assert_eq!(
+        String::from_utf8_lossy(&mapped.stderr),
+        String::from_utf8_lossy(&libpcap.stderr)
+    );
+    mapped
+}
+
+/// Headers where the two readers once disagreed: seconds from 2^31 on
+/// (unsigned: 2038 and later; libpcap read them as 1901 on), a
+/// sub-second field of a second or more (impossible: skipped as damage),
+/// and files before version 2.3 (captured and wire lengths swapped, as
+/// libpcap reads them).
+#[test]
+fn both_readers_agree_on_odd_record_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2038 and later.
+    let shift = (1i64 << 31) * SEC - T0 + 1000 * SEC;
+    let late: Vec<_> = scan_capture()
+        .into_iter()
+        .map(|(t, d)| (t + shift, d))
+        .collect();
+    let f = write(dir.path(), "y2038.pcap", &pcap_bytes(1, false, &late));
+    let out = both_readers(&f);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(r#""TimeGenerated":"2038-01-19T03:"#),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 4);
+
+    // A record whose microsecond field is 1,500,000: skipped by both.
+    let mut bytes = pcap_bytes(1, false, &scan_capture());
+    bytes[24 + 4..24 + 8].copy_from_slice(&1_500_000u32.to_le_bytes());
+    let f = write(dir.path(), "usec.pcap", &bytes);
+    let out = both_readers(&f);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("1 records in") && err.contains("impossible timestamps"),
+        "{err}"
+    );
+
+    // Version 2.2: lengths swapped in every record (captured 60 of more).
+    let mut old = Vec::new();
+    old.extend_from_slice(&bytes[..24]);
+    old[6..8].copy_from_slice(&2u16.to_le_bytes());
+    old[16..20].copy_from_slice(&96u32.to_le_bytes());
+    for (t, d) in scan_capture() {
+        let d = &d[..d.len().min(96)];
+        old.extend_from_slice(&((t / SEC) as u32).to_le_bytes());
+        old.extend_from_slice(&((t % SEC / 1000) as u32).to_le_bytes());
+        old.extend_from_slice(&(d.len() as u32 + 100).to_le_bytes());
+        old.extend_from_slice(&(d.len() as u32).to_le_bytes());
+        old.extend_from_slice(d);
+    }
+    let f = write(dir.path(), "v2.2.pcap", &old);
+    let out = both_readers(&f);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
+}
+
+/// A pcapng file with one-second timestamp resolution and a time of 1e10
+/// seconds (past what 64-bit nanoseconds hold): the record is skipped as
+/// damage, with a warning and exit 4, instead of wrapping round to 1702.
+#[test]
+fn a_timestamp_past_2262_is_damage_not_1702() {
+    let block = |kind: u32, body: &[u8]| {
+        let len = 12 + body.len().div_ceil(4) * 4;
+        let mut b = Vec::new();
+        b.extend_from_slice(&kind.to_le_bytes());
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        b.extend_from_slice(body);
+        b.resize(len - 4, 0);
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        b
+    };
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    let mut idb = Vec::new();
+    idb.extend_from_slice(&1u16.to_le_bytes()); // Ethernet
+    idb.extend_from_slice(&0u16.to_le_bytes());
+    idb.extend_from_slice(&0u32.to_le_bytes());
+    idb.extend_from_slice(&[9, 0, 1, 0, 0, 0, 0, 0]); // if_tsresol = 10^0
+    idb.extend_from_slice(&[0, 0, 0, 0]); // end of options
+    let epb = |secs: u64, data: &[u8]| {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&((secs >> 32) as u32).to_le_bytes());
+        b.extend_from_slice(&(secs as u32).to_le_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(data);
+        block(6, &b)
+    };
+    let mut file = block(0x0a0d_0d0a, &shb);
+    file.extend(block(1, &idb));
+    let frame = ether(&tcp("203.0.113.7", "192.0.2.10", 51000, 80, "S"));
+    file.extend(epb((T0 / SEC) as u64, &frame));
+    file.extend(epb(10_000_000_000, &frame));
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "far.pcapng", &file);
+    let out = picket(&["replay", f.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("1 records in") && err.contains("impossible timestamps"),
+        "{err}"
+    );
+    assert!(err.contains("bad times      1 records skipped"), "{err}");
+    assert!(!err.contains("1702"), "{err}");
+    let packets = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("packets"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(packets, "1", "{err}");
+}

@@ -49,6 +49,10 @@ pub struct CaptureFile {
     pub link: LinkType,
     /// Sub-second precision the file carries (pcapng is taken as microseconds).
     pub precision: Precision,
+    /// Nanoseconds per unit of libpcap's sub-second field, and whether the
+    /// file is classic pcap (unsigned 32-bit seconds).
+    unit: Nanos,
+    classic: bool,
     body: Body,
 }
 
@@ -97,12 +101,14 @@ impl CaptureFile {
                 name,
                 link: mapped.link,
                 precision: mapped.precision,
+                unit: 1,
+                classic: true,
                 body: Body::Mapped(mapped),
             });
         }
         drop(file);
         // By path: libpcap closes the file itself if it rejects it.
-        let cap = Capture::from_file_with_precision(path, pcap::Precision::Nano)
+        let cap = Capture::from_file_with_precision(path, libpcap_precision(container))
             .map_err(|e| Error::input(&name, pcap_message(e)))?;
         Self::libpcap(name, cap, container)
     }
@@ -111,7 +117,7 @@ impl CaptureFile {
     fn libpcap_stream(name: String, fd: RawFd, container: Container) -> Result<CaptureFile, Error> {
         // SAFETY: `fd` is an open descriptor that we hand over to libpcap,
         // which closes it with the capture.
-        match unsafe { Capture::from_raw_fd_with_precision(fd, pcap::Precision::Nano) } {
+        match unsafe { Capture::from_raw_fd_with_precision(fd, libpcap_precision(container)) } {
             Ok(cap) => Self::libpcap(name, cap, container),
             Err(e) => {
                 // libpcap rejected the stream and left the descriptor open
@@ -138,6 +144,11 @@ impl CaptureFile {
             name,
             link,
             precision,
+            unit: match libpcap_precision(container) {
+                pcap::Precision::Micro => 1000,
+                pcap::Precision::Nano => 1,
+            },
+            classic: container != Container::PcapNg,
             body: Body::Libpcap(cap),
         })
     }
@@ -152,7 +163,7 @@ impl CaptureFile {
         };
         match cap.next_packet() {
             Ok(p) => Ok(Some(Frame {
-                ts: header_nanos(p.header, 1),
+                ts: header_nanos(p.header, self.unit, self.classic),
                 link: self.link,
                 data: p.data,
                 wire_len: p.header.len,
@@ -160,6 +171,16 @@ impl CaptureFile {
             Err(pcap::Error::NoMorePackets) => Ok(None),
             Err(e) => Err(format!("{}: {}", self.name, pcap_message(e))),
         }
+    }
+}
+
+/// The precision libpcap reads a container with: a classic file's own, so
+/// that libpcap hands its sub-second field over unconverted and a value
+/// out of range is seen as such (converting it first gave a wrong time).
+fn libpcap_precision(c: Container) -> pcap::Precision {
+    match c {
+        Container::Pcap(Precision::Micro) => pcap::Precision::Micro,
+        Container::Pcap(Precision::Nano) | Container::PcapNg => pcap::Precision::Nano,
     }
 }
 

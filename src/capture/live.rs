@@ -128,7 +128,7 @@ impl FrameSource for LiveCapture {
                 Next::Idle
             }
             Ok(p) => Next::Frame(Frame {
-                ts: header_nanos(p.header, 1000),
+                ts: header_nanos(p.header, 1000, false),
                 link: self.link,
                 data: p.data,
                 wire_len: p.header.len,

@@ -16,7 +16,7 @@ use super::pager::{self, Pager, RELEASE_STEP};
 use super::Frame;
 use crate::decode::LinkType;
 use crate::error::Error;
-use crate::time::{Nanos, Precision, NANOS_PER_SEC};
+use crate::time::{Nanos, Precision};
 
 const FILE_HEADER: usize = 24;
 const RECORD_HEADER: usize = 16;
@@ -26,6 +26,16 @@ const MAX_SNAPLEN: u32 = 262_144;
 /// Files at least this large get a pager thread (below it, starting one
 /// costs more than it saves).
 const PAGER_MIN: usize = 16 << 20;
+
+/// Where a record header has its captured and wire lengths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lengths {
+    InOrder,
+    /// Version 2.3: swapped if the "captured" length is the larger.
+    MaybeSwapped,
+    /// Before 2.3.
+    Swapped,
+}
 
 pub struct MappedPcap {
     map: Arc<Mmap>,
@@ -37,6 +47,9 @@ pub struct MappedPcap {
     /// Bytes before this offset were handed back to the kernel (no pager).
     released: usize,
     big_endian: bool,
+    /// Files before version 2.3 have the captured and wire lengths the
+    /// other way round (libpcap's rule, followed so both readers agree).
+    lengths: Lengths,
     /// Nanoseconds per unit of the sub-second field.
     unit: Nanos,
     snaplen: u32,
@@ -87,6 +100,16 @@ impl MappedPcap {
                 format!("unsupported pcap version {major}"),
             ));
         }
+        let minor = if big_endian {
+            u16::from_be_bytes([map[6], map[7]])
+        } else {
+            u16::from_le_bytes([map[6], map[7]])
+        };
+        let lengths = match minor {
+            0..=2 => Lengths::Swapped,
+            3 => Lengths::MaybeSwapped,
+            _ => Lengths::InOrder,
+        };
         let snaplen = match u32_at(16) {
             0 => MAX_SNAPLEN,
             n => n,
@@ -104,6 +127,7 @@ impl MappedPcap {
             pager,
             released: 0,
             big_endian,
+            lengths,
             unit: match precision {
                 Precision::Micro => 1000,
                 Precision::Nano => 1,
@@ -155,7 +179,15 @@ impl MappedPcap {
             }
         };
         let (secs, sub) = (word(0) as Nanos, word(4) as Nanos);
-        let (caplen, wire_len) = (word(8), word(12));
+        let (mut caplen, mut wire_len) = (word(8), word(12));
+        let swap = match self.lengths {
+            Lengths::InOrder => false,
+            Lengths::MaybeSwapped => caplen > wire_len,
+            Lengths::Swapped => true,
+        };
+        if swap {
+            std::mem::swap(&mut caplen, &mut wire_len);
+        }
         if caplen > self.snaplen {
             return Err(format!(
                 "record at byte {at} claims {caplen} captured bytes, more than the snap length of {}",
@@ -170,12 +202,9 @@ impl MappedPcap {
                 self.map.len() - start
             ));
         }
-        Ok(Some((
-            secs * NANOS_PER_SEC + sub * self.unit,
-            start,
-            end,
-            wire_len,
-        )))
+        // An impossible time is `Nanos::MIN`: the capture stage skips it.
+        let ts = super::record_nanos(secs, sub, self.unit).unwrap_or(super::BAD_TIME);
+        Ok(Some((ts, start, end, wire_len)))
     }
 
     /// The next record; `Ok(None)` at a clean end, `Err` describing damage.

@@ -90,10 +90,35 @@ pub fn one_by_one<S: FrameSource, F: FnMut(Frame<'_>)>(
     Pause::More
 }
 
-/// Timestamp of a pcap record header whose sub-second field counts
-/// `unit` nanoseconds (1 for nanosecond captures, 1000 for microsecond).
-fn header_nanos(h: &pcap::PacketHeader, unit: Nanos) -> Nanos {
-    h.ts.tv_sec as Nanos * crate::time::NANOS_PER_SEC + h.ts.tv_usec as Nanos * unit
+/// A record's timestamp in nanoseconds from its seconds and sub-second
+/// field (counting `unit` nanoseconds: 1000 for microsecond captures, 1 for
+/// nanosecond ones); `None` if no such time exists: the sub-second field is
+/// a second or more, or the time is past what 64-bit nanoseconds hold (the
+/// year 2262). Readers hand such a record on with the time
+/// [`BAD_TIME`], and the capture stage counts and skips it as damage.
+pub const BAD_TIME: Nanos = Nanos::MIN;
+
+#[inline(always)]
+pub(crate) fn record_nanos(secs: i64, sub: i64, unit: Nanos) -> Option<Nanos> {
+    if sub < 0 || sub >= crate::time::NANOS_PER_SEC / unit {
+        return None;
+    }
+    secs.checked_mul(crate::time::NANOS_PER_SEC)?
+        .checked_add(sub * unit)
+}
+
+/// The time of a libpcap record header whose sub-second field counts
+/// `unit` nanoseconds. `classic`: from a classic pcap file, whose seconds
+/// field is unsigned 32-bit (libpcap sign-extends it, which dates 2038 and
+/// later to 1901 and later).
+#[inline]
+fn header_nanos(h: &pcap::PacketHeader, unit: Nanos, classic: bool) -> Nanos {
+    let secs = if classic {
+        h.ts.tv_sec as u32 as Nanos
+    } else {
+        h.ts.tv_sec as Nanos
+    };
+    record_nanos(secs, h.ts.tv_usec as Nanos, unit).unwrap_or(BAD_TIME)
 }
 
 /// Map a libpcap link type to ours, or a clear error naming it.
