@@ -233,6 +233,7 @@ impl Common {
                 max_udp_flows: self.max_udp_flows,
                 max_dests_per_source: self.max_hosts_per_source,
                 max_set_bytes: self.max_set_mib.saturating_mul(1 << 20),
+                ..Limits::default()
             },
             threads,
             batch: self.batch,

@@ -129,6 +129,9 @@ pub struct Limits {
     /// Heap bytes of all (source, bin) entries' port and host sets; beyond
     /// it the lightest sources are evicted.
     pub max_set_bytes: usize,
+    /// The smallest share of a cap one aggregator gets (tables that small
+    /// cost nothing; the fuzz targets lower it to reach evictions).
+    pub min_share: usize,
 }
 
 impl Default for Limits {
@@ -142,6 +145,7 @@ impl Default for Limits {
             max_udp_flows: 7 << 16,
             max_dests_per_source: 1 << 16,
             max_set_bytes: 128 << 20,
+            min_share: 1024,
         }
     }
 }
@@ -149,13 +153,14 @@ impl Default for Limits {
 impl Limits {
     /// This limit's share for one of `shards` aggregators.
     pub fn per_shard(&self, shards: usize) -> Limits {
-        let share = |n: usize| (n / shards.max(1)).max(1024);
+        let share = |n: usize| (n / shards.max(1)).max(self.min_share);
         Limits {
             max_sources: share(self.max_sources),
             max_pending: share(self.max_pending),
             max_udp_flows: share(self.max_udp_flows),
             max_dests_per_source: self.max_dests_per_source,
-            max_set_bytes: (self.max_set_bytes / shards.max(1)).max(1 << 20),
+            max_set_bytes: (self.max_set_bytes / shards.max(1)).max(self.min_share << 10),
+            min_share: self.min_share,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod decode;
 pub mod error;
 pub mod event;
 pub mod finding;
+pub mod fuzzing;
 pub mod hugepages;
 pub mod merge;
 pub mod output;

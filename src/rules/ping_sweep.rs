@@ -69,6 +69,7 @@ impl Rule for PingSweep {
             max_hosts: self.max_hosts.max(1),
             pings: AHashMap::default(),
             evicted: 0,
+            saturated: 0,
             peak: 0,
         }
     }
@@ -135,6 +136,8 @@ pub struct PingShard {
     /// chosen by whoever sends the pings.
     pings: AHashMap<(IpAddr, i64), Pings>,
     evicted: u64,
+    /// (source, bin)s whose host count stopped at the cap.
+    saturated: u64,
     peak: usize,
 }
 
@@ -159,8 +162,9 @@ impl PingShard {
         p.last = p.last.max(ev.ts);
         if p.hosts.len() < self.max_hosts {
             p.hosts.entry(ev.dst).or_insert(false);
-        } else if !p.hosts.contains_key(&ev.dst) {
+        } else if !p.saturated && !p.hosts.contains_key(&ev.dst) {
             p.saturated = true;
+            self.saturated += 1;
         }
         self.peak = self.peak.max(self.pings.len());
     }
@@ -241,6 +245,7 @@ impl RuleShard for PingShard {
 
     fn count(&self, c: &mut RuleCounters) {
         c.sources_evicted += self.evicted;
+        c.dest_sets_saturated += self.saturated;
         c.sources_now += self.pings.len() as u64;
         c.peak_sources += self.peak as u64;
     }
