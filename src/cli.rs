@@ -114,32 +114,38 @@ pub struct Common {
     pub allow_file: Option<PathBuf>,
 
     /// Bin length in seconds (bins are aligned to the Unix epoch).
-    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    #[arg(long, value_name = "SECS", default_value_t = Detection::default().bin as f64 / NANOS_PER_SEC as f64)]
     pub bin: f64,
     /// Seconds an attempt waits for an answer before it counts as unanswered.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    #[arg(long, value_name = "SECS", default_value_t = Detection::default().answer_timeout as f64 / NANOS_PER_SEC as f64)]
     pub answer_timeout: f64,
     /// Report a source with at least this many distinct failed destination ports...
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = Detection::default().min_ports)]
     pub min_ports: u32,
     /// ...or at least this many distinct destination hosts...
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = Detection::default().min_ips)]
     pub min_hosts: u32,
     /// ...together with at least this many failed attempts.
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    #[arg(long, value_name = "N", default_value_t = Detection::default().min_attempts)]
     pub min_attempts: u64,
     /// Distinct ports from which a scan is an "Aggressive Port Scan".
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    #[arg(long, value_name = "N", default_value_t = Detection::default().aggressive_ports)]
     pub aggressive_ports: u32,
     /// Distinct hosts from which a sweep is an "IP Block Sweep".
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = Detection::default().sweep_ips)]
     pub sweep_hosts: u32,
     /// Distinct hosts from which a sweep is a "Limited IP Sweep" (fewer: "Suspicious Probe").
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = Detection::default().limited_sweep_ips)]
     pub limited_sweep_hosts: u32,
     /// How many (smallest) ports PortsTargeted lists.
-    #[arg(long, value_name = "N", default_value_t = 50)]
+    #[arg(long, value_name = "N", default_value_t = Detection::default().ports_listed)]
     pub ports_listed: usize,
+    /// ping-sweep: distinct hosts pinged in a bin, at least.
+    #[arg(long, value_name = "N", default_value_t = Detection::default().ping_sweep_hosts)]
+    pub ping_sweep_hosts: u32,
+    /// small-sweep: distinct hosts with failed attempts in a bin, at least.
+    #[arg(long, value_name = "N", default_value_t = Detection::default().small_sweep_hosts)]
+    pub small_sweep_hosts: u32,
 
     /// Cap on tracked (source, bin) entries; beyond it the lightest 5/8 are evicted.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_sources)]
@@ -224,6 +230,8 @@ impl Common {
                 sweep_ips: self.sweep_hosts,
                 limited_sweep_ips: self.limited_sweep_hosts,
                 ports_listed: self.ports_listed,
+                ping_sweep_hosts: self.ping_sweep_hosts,
+                small_sweep_hosts: self.small_sweep_hosts,
                 home: home_networks(&self.home)?,
                 allow,
             },

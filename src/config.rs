@@ -27,6 +27,10 @@ pub struct Detection {
     pub limited_sweep_ips: u32,
     /// PortsTargeted lists at most this many (the smallest) ports.
     pub ports_listed: usize,
+    /// ping-sweep: distinct hosts pinged in a bin, at least.
+    pub ping_sweep_hosts: u32,
+    /// small-sweep: distinct hosts with failed attempts in a bin, at least.
+    pub small_sweep_hosts: u32,
     /// Sources in these networks are never candidates.
     pub home: Vec<IpNet>,
     /// Authorised scanners: rows are suppressed but counted.
@@ -45,6 +49,8 @@ impl Default for Detection {
             sweep_ips: 10,
             limited_sweep_ips: 5,
             ports_listed: 50,
+            ping_sweep_hosts: 10,
+            small_sweep_hosts: 10,
             home: default_home_networks(),
             allow: Vec::new(),
         }

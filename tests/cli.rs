@@ -983,3 +983,58 @@ fn a_timestamp_past_2262_is_damage_not_1702() {
         .to_string();
     assert_eq!(packets, "1", "{err}");
 }
+
+/// Each rule's threshold is an option: `--ping-sweep-hosts`,
+/// `--small-sweep-hosts` (defaults 10, from one place).
+#[test]
+fn per_rule_thresholds_are_options() {
+    let mut pk = Vec::new();
+    for h in 1..=12u8 {
+        let t = T0 + h as Nanos * 10 * MS;
+        pk.push((t, echo_request("203.0.113.40", &format!("192.0.2.{h}"))));
+    }
+    for h in 1..=10u8 {
+        let t = T0 + SEC + h as Nanos * 10 * MS;
+        pk.push((
+            t,
+            tcp("203.0.113.41", &format!("192.0.2.{h}"), 40000, 445, "S"),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "sweeps.pcap",
+        &pcap_bytes(1, false, &ethernet_records(&pk)),
+    );
+    let f = f.to_str().unwrap();
+    let rules = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["replay", "-q"];
+        all.extend_from_slice(args);
+        all.push(f);
+        let out = picket(&all);
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["Rule"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(rules(&[]), ["ping-sweep", "small-sweep"]);
+    assert_eq!(rules(&["--ping-sweep-hosts", "13"]), ["small-sweep"]);
+    assert_eq!(rules(&["--small-sweep-hosts", "11"]), ["ping-sweep"]);
+    let help = picket(&["replay", "--help"]);
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains("--ping-sweep-hosts") && help.contains("[default: 10]"),
+        "{help}"
+    );
+    assert!(
+        help.contains("--bin <SECS>") && help.contains("[default: 300]"),
+        "{help}"
+    );
+}

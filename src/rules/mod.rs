@@ -428,13 +428,13 @@ impl RuleSet {
                 report: false,
                 ..Rule::configure(det, limits)
             });
-            seed.small_sweep = Some(SmallSweep::default());
+            seed.small_sweep = Some(SmallSweep::new(det));
             let internal = set.internal.get_or_insert_with(|| {
                 let mut i: internal::Internal = Rule::configure(det, limits);
                 i.0.report = false;
                 i
             });
-            internal.0.small_sweep = Some(SmallSweep::default());
+            internal.0.small_sweep = Some(SmallSweep::new(det));
         }
         Ok(set)
     }

@@ -54,7 +54,7 @@ impl Rule for PingSweep {
 
     fn configure(det: &Detection, limits: &Limits) -> Self {
         PingSweep {
-            min_hosts: 10,
+            min_hosts: det.ping_sweep_hosts,
             bin: det.bin,
             allow: det.allow.clone(),
             max_sources: limits.max_sources,

@@ -27,8 +27,10 @@ impl SmallSweep {
     }
 }
 
-impl Default for SmallSweep {
-    fn default() -> Self {
-        SmallSweep { min_hosts: 10 }
+impl SmallSweep {
+    pub fn new(det: &crate::config::Detection) -> Self {
+        SmallSweep {
+            min_hosts: det.small_sweep_hosts,
+        }
     }
 }
