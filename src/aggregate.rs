@@ -8,7 +8,7 @@ use crate::config::Limits;
 use crate::event::{Event, Kind};
 use crate::rules::{Notices, Partials, RuleCounters, RuleSet, ShardRules, Updates};
 use crate::time::Nanos;
-use crate::track::{TrackStats, Tracker};
+use crate::track::{Handled, TrackStats, Tracker};
 
 /// What one aggregator counted: attempt tracking's and the rules' counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -211,11 +211,15 @@ impl Aggregator {
             return;
         }
         let rules = &mut self.rules;
-        if self
+        match self
             .tracker
             .handle(ev, h, self.clock, &mut |o| rules.observe(&o))
         {
-            self.rules.observe_opened(ev, self.clock);
+            Handled::Opened => self.rules.observe_opened(ev, self.clock),
+            // A RST that answers no probe of ours: the rules that look
+            // for other probes (ACK scans) see it.
+            Handled::Unmatched if ev.kind == Kind::RstNoAck => self.rules.observe_event(ev),
+            _ => {}
         }
     }
 

@@ -146,6 +146,12 @@ pub struct Common {
     /// small-sweep: distinct hosts with failed attempts in a bin, at least.
     #[arg(long, value_name = "N", default_value_t = Detection::default().small_sweep_hosts)]
     pub small_sweep_hosts: u32,
+    /// ack-scan: distinct hosts that reset a source's ACKs in a bin, at least...
+    #[arg(long, value_name = "N", default_value_t = Detection::default().ack_scan_hosts)]
+    pub ack_scan_hosts: u32,
+    /// ...or distinct ports.
+    #[arg(long, value_name = "N", default_value_t = Detection::default().ack_scan_ports)]
+    pub ack_scan_ports: u32,
 
     /// Cap on tracked (source, bin) entries; beyond it the lightest 5/8 are evicted.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_sources)]
@@ -232,6 +238,8 @@ impl Common {
                 ports_listed: self.ports_listed,
                 ping_sweep_hosts: self.ping_sweep_hosts,
                 small_sweep_hosts: self.small_sweep_hosts,
+                ack_scan_hosts: self.ack_scan_hosts,
+                ack_scan_ports: self.ack_scan_ports,
                 home: home_networks(&self.home)?,
                 allow,
             },

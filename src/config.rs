@@ -31,6 +31,10 @@ pub struct Detection {
     pub ping_sweep_hosts: u32,
     /// small-sweep: distinct hosts with failed attempts in a bin, at least.
     pub small_sweep_hosts: u32,
+    /// ack-scan: distinct hosts, or distinct ports, that reset a source's
+    /// ACKs in a bin, at least.
+    pub ack_scan_hosts: u32,
+    pub ack_scan_ports: u32,
     /// Sources in these networks are never candidates.
     pub home: Vec<IpNet>,
     /// Authorised scanners: rows are suppressed but counted.
@@ -51,6 +55,8 @@ impl Default for Detection {
             ports_listed: 50,
             ping_sweep_hosts: 10,
             small_sweep_hosts: 10,
+            ack_scan_hosts: 10,
+            ack_scan_ports: 10,
             home: default_home_networks(),
             allow: Vec::new(),
         }

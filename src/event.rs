@@ -19,8 +19,14 @@ pub enum Kind {
     Stealth,
     /// TCP SYN+ACK `src -> dst`: answers `dst`'s SYN attempt.
     SynAck,
-    /// TCP RST (with or without ACK) `src -> dst`: rejects `dst`'s attempt.
+    /// TCP RST+ACK `src -> dst`: rejects `dst`'s attempt.
     Rst,
+    /// TCP RST without ACK `src -> dst`: rejects `dst`'s attempt like any
+    /// RST; it is also how a host answers a segment that carries an ACK
+    /// for a connection it does not have (RFC 9293: the reset then takes
+    /// its sequence number from that ACK and has no ACK of its own), such
+    /// as an ACK probe (nmap -sA, -PA).
+    RstNoAck,
     /// A UDP datagram: starts an attempt or answers one, depending on flow state.
     Udp,
     /// ICMP destination unreachable. The event's tuple is the *quoted*

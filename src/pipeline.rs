@@ -427,7 +427,7 @@ impl Capturer<'_> {
     fn concerns_home(&mut self, ev: &Event) -> bool {
         let initiator = match ev.kind {
             Kind::Syn | Kind::Stealth | Kind::Unreachable => &ev.src,
-            Kind::SynAck | Kind::Rst => &ev.dst,
+            Kind::SynAck | Kind::Rst | Kind::RstNoAck => &ev.dst,
             Kind::Udp | Kind::EchoRequest | Kind::EchoReply => return false,
         };
         if !self.home.contains(initiator) {

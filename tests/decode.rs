@@ -90,7 +90,11 @@ fn tcp_flags_classify_probes_and_answers() {
     );
     assert_eq!(k("SPU"), Ok(Kind::Syn));
     assert_eq!(k("SA"), Ok(Kind::SynAck));
-    assert_eq!(k("R"), Ok(Kind::Rst));
+    assert_eq!(
+        k("R"),
+        Ok(Kind::RstNoAck),
+        "the answer to an ACK for no connection (it rejects a SYN too)"
+    );
     assert_eq!(k("RA"), Ok(Kind::Rst));
     assert_eq!(k("F"), Ok(Kind::Stealth), "FIN scan");
     assert_eq!(k(""), Ok(Kind::Stealth), "NULL scan");

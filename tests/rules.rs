@@ -387,3 +387,86 @@ fn floods_backscatter_and_a_dead_server_stay_silent() {
     let (rows, _) = run_ip(&all, &settings(2));
     assert!(rows.is_empty(), "{rows:#?}");
 }
+
+/// Bare ACKs from `src` to each (host, port), each answered by a RST
+/// without ACK (what a host says to an ACK for no connection of its own)
+/// when `reset`.
+fn ack_probes(src: &str, targets: &[(String, u16)], reset: bool) -> Vec<(Nanos, Vec<u8>)> {
+    let mut out = Vec::new();
+    for (i, (host, port)) in targets.iter().enumerate() {
+        let t = T0 + i as Nanos * 20 * MS;
+        out.push((t, tcp(src, host, 45000, *port, "A")));
+        if reset {
+            out.push((t + MS, tcp(host, src, *port, 45000, "R")));
+        }
+    }
+    out
+}
+
+#[test]
+fn ack_scans_and_sweeps_are_reported_from_the_resets_they_draw() {
+    // nmap -sA: 15 ports of one host.
+    let ports: Vec<(String, u16)> = (1..=15).map(|p| ("192.0.2.10".to_string(), p)).collect();
+    let rows = run_all_threads(&ack_probes("203.0.113.50", &ports, true));
+    assert_eq!(rules_of(&rows), ["ack-scan"]);
+    let r = &rows[0];
+    assert_eq!(
+        (
+            &r["ScanType"],
+            &r["UniqueDestPorts"],
+            &r["UniqueDestIPs"],
+            &r["TotalAttempts"]
+        ),
+        (&"ACK Scan".into(), &15.into(), &1.into(), &15.into())
+    );
+    // nmap -PA: port 80 of 12 hosts, v6, from inside (T1046).
+    let hosts: Vec<(String, u16)> = (1..=12).map(|h| (format!("fd00::{h}"), 80)).collect();
+    let rows = run_all_threads(&ack_probes("fd00::99", &hosts, true));
+    assert_eq!(rules_of(&rows), ["ack-scan"]);
+    assert_eq!(
+        (
+            &rows[0]["ScanType"],
+            &rows[0]["UniqueDestIPs"],
+            &rows[0]["Technique"]
+        ),
+        (&"ACK Sweep".into(), &12.into(), &"T1046".into())
+    );
+    // Nine hosts: nothing. The same ACKs unanswered (a filtered network,
+    // or the answers' direction missing from the link): nothing.
+    let nine: Vec<(String, u16)> = (1..=9).map(|h| (format!("192.0.2.{h}"), 80)).collect();
+    let (rows, _) = run_ip(&ack_probes("203.0.113.51", &nine, true), &settings(2));
+    assert!(rows.is_empty(), "{rows:?}");
+    let many: Vec<(String, u16)> = (1..=40).map(|h| (format!("192.0.2.{h}"), 443)).collect();
+    let (rows, _) = run_ip(&ack_probes("203.0.113.52", &many, false), &settings(2));
+    assert!(rows.is_empty(), "{rows:?}");
+}
+
+#[test]
+fn connections_and_syn_scans_are_not_ack_scans() {
+    let mut all = Vec::new();
+    // A client with open connections to 20 servers: handshake, then ACKs
+    // and data both ways, closed by RST+ACK.
+    for h in 1..=20u16 {
+        let s = format!("192.0.2.{h}");
+        let t = T0 + h as Nanos * 10 * MS;
+        all.push((t, tcp("198.51.100.60", &s, 50000 + h, 443, "S")));
+        all.push((t + MS, tcp(&s, "198.51.100.60", 443, 50000 + h, "SA")));
+        all.push((t + 2 * MS, tcp("198.51.100.60", &s, 50000 + h, 443, "A")));
+        all.push((t + 3 * MS, tcp(&s, "198.51.100.60", 443, 50000 + h, "PA")));
+        all.push((t + 4 * MS, tcp("198.51.100.60", &s, 50000 + h, 443, "A")));
+        all.push((t + 5 * MS, tcp(&s, "198.51.100.60", 443, 50000 + h, "RA")));
+    }
+    all.sort_by_key(|(t, _)| *t);
+    let (rows, _) = run_ip(&all, &settings(2));
+    assert!(rows.is_empty(), "{rows:#?}");
+    // A SYN scan of 15 closed ports answered by RST+ACK: the seed rule's
+    // (and the early alert's), not an ACK scan.
+    let mut scan = Vec::new();
+    for p in 1..=15u16 {
+        let t = T0 + p as Nanos * 10 * MS;
+        scan.push((t, tcp("203.0.113.53", "192.0.2.10", 46000, p, "S")));
+        scan.push((t + MS, tcp("192.0.2.10", "203.0.113.53", p, 46000, "RA")));
+    }
+    let rows = run_all_threads(&scan);
+    assert_eq!(rules_of(&rows), ["early", "seed"]);
+}

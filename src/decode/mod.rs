@@ -151,7 +151,8 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
 #[inline]
 pub(crate) fn tcp_kind(syn: bool, ack: bool, rst: bool) -> Option<Kind> {
     match (syn, ack, rst) {
-        (_, _, true) => Some(Kind::Rst),
+        (_, true, true) => Some(Kind::Rst),
+        (_, false, true) => Some(Kind::RstNoAck),
         (true, false, false) => Some(Kind::Syn),
         (true, true, false) => Some(Kind::SynAck),
         (false, false, false) => Some(Kind::Stealth),

@@ -14,6 +14,7 @@
 //! time order up to the time through which every shard has reported
 //! (its watermark), so the result never depends on thread timing.
 
+pub mod ack_scan;
 pub mod early;
 pub mod internal;
 pub mod ping_sweep;
@@ -403,6 +404,7 @@ rule_set! {
     seed: seed::Seed,
     internal: internal::Internal,
     ping_sweep: ping_sweep::PingSweep,
+    ack_scan: ack_scan::AckScan,
 }
 
 impl RuleSet {
@@ -442,8 +444,34 @@ impl RuleSet {
     /// True if no rule that is on counts attempts from home networks: then
     /// the capture stage may drop home sources' TCP probes early.
     pub fn ignores_home_sources(&self) -> bool {
-        self.internal.is_none()
+        self.internal.is_none() && self.ack_scan.is_none()
     }
+}
+
+/// Make room in a per-(source, bin) table keyed by what an attacker
+/// chooses: keep the heaviest `keep` entries by `weight`, drop the rest
+/// (ties broken by table order); how many were dropped.
+pub fn evict_lightest<K, V>(
+    table: &mut AHashMap<K, V>,
+    keep: usize,
+    weight: impl Fn(&V) -> u64,
+) -> u64 {
+    let mut weights: Vec<u64> = table.values().map(&weight).collect();
+    let cut = weights.len().saturating_sub(keep);
+    if cut == 0 {
+        return 0;
+    }
+    let (_, &mut cutoff, _) = weights.select_nth_unstable(cut - 1);
+    let below = weights.iter().filter(|&&w| w < cutoff).count();
+    let mut ties = cut - below;
+    let before = table.len();
+    table.retain(|_, v| {
+        let w = weight(v);
+        let drop = w < cutoff || (w == cutoff && ties > 0);
+        ties -= (w == cutoff && drop) as usize;
+        !drop
+    });
+    (before - table.len()) as u64
 }
 
 /// Output order of alerts written while windows are open: by the moment

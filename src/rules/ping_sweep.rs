@@ -23,8 +23,8 @@ pub struct PingSweep {
     pub min_hosts: u32,
     pub bin: Nanos,
     pub allow: Vec<ipnet::IpNet>,
-    /// Sources tracked at once (split across shards).
-    pub max_sources: usize,
+    /// Sources tracked at once (`max_sources`, split across shards).
+    pub limits: Limits,
     /// Hosts remembered per (source, bin); beyond it the count is a lower
     /// bound.
     pub max_hosts: usize,
@@ -57,7 +57,7 @@ impl Rule for PingSweep {
             min_hosts: det.ping_sweep_hosts,
             bin: det.bin,
             allow: det.allow.clone(),
-            max_sources: limits.max_sources,
+            limits: limits.clone(),
             max_hosts: limits.max_dests_per_source,
         }
     }
@@ -65,7 +65,7 @@ impl Rule for PingSweep {
     fn shard(&self, shards: usize) -> PingShard {
         PingShard {
             bin: self.bin,
-            cap: (self.max_sources / shards.max(1)).max(1024),
+            cap: self.limits.per_shard(shards).max_sources,
             max_hosts: self.max_hosts.max(1),
             pings: AHashMap::default(),
             evicted: 0,
@@ -189,22 +189,7 @@ impl PingShard {
     /// rest, counted.
     #[cold]
     fn evict(&mut self) {
-        let keep = self.cap * 3 / 8;
-        let mut weights: Vec<u64> = self.pings.values().map(|p| p.requests).collect();
-        let cut = weights.len().saturating_sub(keep);
-        if cut == 0 {
-            return;
-        }
-        let (_, &mut cutoff, _) = weights.select_nth_unstable(cut - 1);
-        let below = weights.iter().filter(|&&w| w < cutoff).count();
-        let mut ties = cut - below;
-        let before = self.pings.len();
-        self.pings.retain(|_, p| {
-            let drop = p.requests < cutoff || (p.requests == cutoff && ties > 0);
-            ties -= (p.requests == cutoff && drop) as usize;
-            !drop
-        });
-        self.evicted += (before - self.pings.len()) as u64;
+        self.evicted += super::evict_lightest(&mut self.pings, self.cap * 3 / 8, |p| p.requests);
     }
 }
 

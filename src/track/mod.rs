@@ -14,6 +14,27 @@ use crate::time::Nanos;
 use pending::{Attempt, PendingTable, Probe};
 use udp_flows::UdpFlows;
 
+/// What an event was to attempt tracking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// A probe that opened a new attempt (not a retransmission).
+    Opened,
+    /// An answer that matched no pending attempt.
+    Unmatched,
+    Other,
+}
+
+impl From<bool> for Handled {
+    /// From "opened a new attempt".
+    fn from(opened: bool) -> Handled {
+        if opened {
+            Handled::Opened
+        } else {
+            Handled::Other
+        }
+    }
+}
+
 /// What attempt tracking counted on one shard.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrackStats {
@@ -65,7 +86,7 @@ impl Tracker {
     #[inline]
     fn lookup_key(ev: &Event) -> FlowKey {
         match ev.kind {
-            Kind::SynAck | Kind::Rst | Kind::Udp => ev.key().reversed(),
+            Kind::SynAck | Kind::Rst | Kind::RstNoAck | Kind::Udp => ev.key().reversed(),
             _ => ev.key(),
         }
     }
@@ -90,7 +111,6 @@ impl Tracker {
     }
 
     /// One event whose lookup hashes to `h`, with the sensor at `clock`.
-    /// True if it opened a new attempt (not a retransmission).
     #[inline]
     pub fn handle(
         &mut self,
@@ -98,24 +118,26 @@ impl Tracker {
         h: u64,
         clock: Nanos,
         emit: &mut impl FnMut(Outcome),
-    ) -> bool {
+    ) -> Handled {
+        let answered = |matched: bool| {
+            if matched {
+                Handled::Other
+            } else {
+                Handled::Unmatched
+            }
+        };
         match ev.kind {
-            Kind::Syn => self.probe(ev, h, false, clock, emit),
-            Kind::Stealth => self.probe(ev, h, true, clock, emit),
+            Kind::Syn => self.probe(ev, h, false, clock, emit).into(),
+            Kind::Stealth => self.probe(ev, h, true, clock, emit).into(),
             Kind::SynAck => {
-                self.answer(&ev.key().reversed(), h, ev.ts, clock, false, emit);
-                false
+                answered(self.answer(&ev.key().reversed(), h, ev.ts, clock, false, emit))
             }
-            Kind::Rst => {
-                self.answer(&ev.key().reversed(), h, ev.ts, clock, true, emit);
-                false
+            Kind::Rst | Kind::RstNoAck => {
+                answered(self.answer(&ev.key().reversed(), h, ev.ts, clock, true, emit))
             }
-            Kind::Unreachable => {
-                self.answer(&ev.key(), h, ev.ts, clock, true, emit);
-                false
-            }
-            Kind::Udp => self.udp(ev, h, clock, emit),
-            Kind::EchoRequest | Kind::EchoReply => false,
+            Kind::Unreachable => answered(self.answer(&ev.key(), h, ev.ts, clock, true, emit)),
+            Kind::Udp => self.udp(ev, h, clock, emit).into(),
+            Kind::EchoRequest | Kind::EchoReply => Handled::Other,
         }
     }
 
@@ -183,9 +205,9 @@ impl Tracker {
         clock: Nanos,
         rejects: bool,
         emit: &mut impl FnMut(Outcome),
-    ) {
+    ) -> bool {
         let o = match self.pending.resolve(key, h, clock, !rejects) {
-            None => return,
+            None => return false,
             Some(Err(expired)) => self.timed_out(*key, expired, clock),
             Some(Ok(a)) if rejects => {
                 self.stats.rejected += 1;
@@ -211,6 +233,7 @@ impl Tracker {
             }
         };
         emit(o);
+        true
     }
 
     /// A datagram: maybe the answer to the reverse attempt (hash `h`), maybe
