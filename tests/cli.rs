@@ -87,12 +87,7 @@ fn replay_writes_the_full_rows() {
         &pcap_bytes(1, false, &scan_capture()),
     );
     let out = picket(&["replay", "-q", f.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
 }
 
@@ -228,6 +223,16 @@ fn table_format_and_output_file() {
     assert!(lines[4].contains("203.0.113.7") && lines[4].contains("Aggressive Port Scan"));
     let stats = String::from_utf8(out.stderr).unwrap();
     assert!(stats.contains("rows           4 written"), "{stats}");
+}
+
+/// Exit 0, or the failure shows what picket said.
+fn assert_ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn assert_error(out: &Output, code: i32, needle: &str) {
@@ -608,12 +613,7 @@ fn fifos_and_process_substitution_are_read_as_streams() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
     let fifo = dir.path().join("fifo.pcap");
     assert!(Command::new("mkfifo")
@@ -912,12 +912,7 @@ fn both_readers_agree_on_odd_record_headers() {
     }
     let f = write(dir.path(), "v2.2.pcap", &old);
     let out = both_readers(&f);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
 }
 

@@ -155,20 +155,25 @@ impl Drop for Lab {
     }
 }
 
+/// Wait for `picket` to exit by itself within `limit` (killed and failed
+/// otherwise); what it wrote.
+fn exited_within(mut picket: Child, limit: Duration, after: &str) -> Output {
+    let start = Instant::now();
+    while picket.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = picket.kill();
+            panic!("picket did not stop within {limit:?} {after}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    picket.wait_with_output().unwrap()
+}
+
 /// SIGTERM picket and collect what it wrote.
 fn stop(picket: Child, rows_file: &Path) -> (Vec<Value>, String, Output) {
     std::thread::sleep(Duration::from_millis(1500));
     run(&["kill", "-TERM", &picket.id().to_string()]);
-    let start = Instant::now();
-    let mut picket = picket;
-    while picket.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = picket.kill();
-            panic!("picket did not stop within 30 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = picket.wait_with_output().unwrap();
+    let out = exited_within(picket, Duration::from_secs(30), "of SIGTERM");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{err}");
     let text = std::fs::read_to_string(rows_file).unwrap();
@@ -489,7 +494,7 @@ fn live_capture_with_a_bad_filter_is_a_usage_error() {
 fn live_capture_stops_when_its_output_fails() {
     root();
     let lab = Lab::new("c");
-    let mut picket = lab.picket(Path::new("/dev/full"), &[]);
+    let picket = lab.picket(Path::new("/dev/full"), &[]);
     lab.scan(&[
         "nmap",
         "-n",
@@ -502,15 +507,7 @@ fn live_capture_stops_when_its_output_fails() {
         "192.0.2.10",
     ]);
     // The early alert comes within a second of the scan; writing it fails.
-    let start = Instant::now();
-    while picket.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(15) {
-            let _ = picket.kill();
-            panic!("picket still captures 15 s after its output failed");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = picket.wait_with_output().unwrap();
+    let out = exited_within(picket, Duration::from_secs(15), "of its output failing");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let last = err.lines().last().unwrap_or("");
