@@ -41,10 +41,13 @@ up() {
     ip -n $B addr add 198.51.100.20/24 dev pkc-b0
     for h in 10 11 12 13; do ip -n $T addr add 192.0.2.$h/32 dev lo; done
     ip -n $T addr add 2001:db8:2::10/128 dev lo
+    # An address inside the home networks for the internal-scan scenario.
+    ip -n $S addr add 10.9.9.9/32 dev pkc-s0
     for d in "$S pkc-s0" "$T pkc-t0" "$T pkc-t1" "$B pkc-b0"; do set -- $d; ip -n "$1" link set "$2" up; done
     ip -n $S route add 192.0.2.0/24 via 203.0.113.1
     ip -n $S -6 route add 2001:db8:2::/64 via 2001:db8:1::1
     ip -n $B route add 192.0.2.0/24 via 198.51.100.1
+    ip -n $T route add 10.9.9.9/32 via 203.0.113.10
     # Answer every probe at once: no ICMP rate limit, no forwarding.
     ns $T sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 net.ipv4.ip_forward=0
     ns $T nft -f - <<'NFT'
@@ -109,6 +112,10 @@ run() {
     nmap-http-enum) capture $1 pkc-t0 20000 -- nmap -n -Pn -sT -p 80 --script http-enum 192.0.2.10 ;;
     masscan-sweep) capture $1 pkc-t0 3000 -- "${MASSCAN[@]}" -p 22,80,443,8080 192.0.2.0/26 ;;
     zmap-sweep) capture $1 pkc-t0 1000 -- sh -c 'printf "" > /tmp/pkc-zmap-none.conf; zmap -q -i pkc-s0 -S 203.0.113.10 -G 02:00:00:00:00:01 -b /tmp/pkc-zmap-none.conf -r 1000 -p 80 -o /dev/null 192.0.2.0/26' ;;
+    nmap-sA) capture $1 pkc-t0 1000 -- nmap -n -Pn -sA -T4 --max-retries 1 -p 1-100 192.0.2.10 ;;
+    nmap-6-ping) capture $1 pkc-t0 1000 -- nmap -6 -n -sn -PE --max-retries 1 2001:db8:2::/124 ;;
+    nmap-10-hosts) capture $1 pkc-t0 1000 -- nmap -n -Pn -sS --max-retries 0 -p 445 192.0.2.1-10 ;;
+    nmap-internal) capture $1 pkc-t0 1000 -- nmap -n -Pn -sS -T4 --max-retries 1 -S 10.9.9.9 -e pkc-s0 -p 1-100 192.0.2.10 ;;
     hping3-syn) capture $1 pkc-t0 1000 -- hping3 -q -S -p ++1 -c 150 -i u5000 192.0.2.12 ;;
     benign-web) capture $1 pkc-t1 5000 -- sh -c 'for i in $(seq 60); do curl -s -o /dev/null http://192.0.2.10/; done' ;;
     benign-health) capture $1 pkc-t1 2000 -- sh -c 'for i in $(seq 8); do for p in 22 80 443; do curl -s -m 1 -o /dev/null telnet://192.0.2.11:$p </dev/null; done; sleep 2; done' ;;
@@ -124,7 +131,7 @@ for i in range(40):
     esac
 }
 
-ALL=(nmap-sS-top1000 nmap-sT nmap-sS-1024-hosts nmap-sF nmap-sN nmap-sX nmap-sU nmap-sn-sweep nmap-6 nmap-T2-slow nmap-http-enum masscan-sweep zmap-sweep hping3-syn benign-web benign-health benign-dns benign-retry benign-downloads)
+ALL=(nmap-sS-top1000 nmap-sT nmap-sS-1024-hosts nmap-sF nmap-sN nmap-sX nmap-sU nmap-sn-sweep nmap-6 nmap-T2-slow nmap-http-enum masscan-sweep zmap-sweep hping3-syn nmap-sA nmap-6-ping nmap-10-hosts nmap-internal benign-web benign-health benign-dns benign-retry benign-downloads)
 
 trap down EXIT
 up

@@ -67,7 +67,13 @@ type Line = (&'static str, &'static str, u64);
 #[test]
 fn all_rules_add_only_what_each_capture_shows() {
     // Capture -> (rule, ScanType, UniqueDestIPs) of each non-seed line.
-    let extra: &[(&str, &[Line])] = &[("nmap-sn-sweep", &[("ping-sweep", "Ping Sweep", 64)])];
+    let extra: &[(&str, &[Line])] = &[
+        ("nmap-sn-sweep", &[("ping-sweep", "Ping Sweep", 64)]),
+        ("nmap-6-ping", &[("ping-sweep", "Ping Sweep", 16)]),
+        ("nmap-sA", &[("ack-scan", "ACK Scan", 1)]),
+        ("nmap-10-hosts", &[("small-sweep", "Small IP Sweep", 10)]),
+        ("nmap-internal", &[("internal", "Aggressive Port Scan", 1)]),
+    ];
     for f in corpus() {
         let name = f.file_stem().unwrap().to_str().unwrap();
         let out = replay(&f, &["--threads", "1"]);
@@ -184,6 +190,11 @@ fn scans_are_reported_with_the_right_type_and_benign_traffic_is_silent() {
         ("nmap-sX", Some(("Aggressive Port Scan", 100, 1, 102))),
         ("nmap-sn-sweep", None),
         ("zmap-sweep", Some(("IP Block Sweep", 1, 60, 60))),
+        // Not the seed rule's: the other rules' lines are checked above.
+        ("nmap-sA", None),
+        ("nmap-6-ping", None),
+        ("nmap-10-hosts", None),
+        ("nmap-internal", None),
     ];
     let files = corpus();
     assert_eq!(
