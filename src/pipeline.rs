@@ -326,7 +326,27 @@ fn aggregate(
             });
         }
     };
-    for msg in &lines.rx {
+    let mut notices = lines.notices.clone();
+    loop {
+        // A notice is answered at once (an early alert waits for every
+        // aggregator's answer), events and ticks as they come.
+        let msg = crossbeam_channel::select! {
+            recv(lines.rx) -> msg => match msg {
+                Ok(m) => m,
+                Err(_) => break,
+            },
+            recv(notices) -> n => {
+                match n {
+                    Ok(n) => {
+                        agg.notice(&n.1, n.0);
+                        report(&mut agg, &mut through, &mut acked, false);
+                    }
+                    // The merger is gone: no more notices.
+                    Err(_) => notices = crossbeam_channel::never(),
+                }
+                continue;
+            }
+        };
         let tick = match msg {
             ToShard::Batch(mut events) => {
                 agg.handle_batch(&events);
