@@ -25,9 +25,12 @@ from packets, live or from capture files.\n\n\
 picket tracks every probe (TCP SYN, FIN/NULL/XMAS, first UDP datagram of a flow) until \
 it is answered (SYN-ACK, UDP reply), rejected (RST, ICMP unreachable) or times out, and \
 reports, per source and 5-minute bin, the sources whose failed attempts cross the seed \
-rule's thresholds. Rows are JSON lines with the field names of the Sentinel KQL rule.\n\n\
-Exit codes: 0 ok, 1 output failed, 2 bad command line, 3 input unusable, \
-4 input damaged part way (rows for what was read were written), 5 no capture privilege.",
+rule's thresholds (an early alert the moment they do, a row when the bin closes), and \
+internal scans, ping sweeps, ACK scans and small sweeps (--rules). Rows are JSON lines \
+with the field names of the Sentinel KQL rule and the rule that wrote them.\n\n\
+Exit codes: 0 ok, 1 output failed (or a thread was refused), 2 bad command line, \
+3 input unusable, 4 input damaged part way or out of time order (rows for what was read \
+were written), 5 no capture privilege, 6 replay stopped before the end of its input.",
     after_help = "Examples:\n  picket replay pcaps/nmap-sS-top1000.pcap\n  picket replay --format table day1.pcapng day2.pcapng\n  tcpdump -w - -i eth0 | picket replay -\n  picket live eth0 --allow 198.51.100.0/24 --output rows.json"
 )]
 pub struct Cli {
