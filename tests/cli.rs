@@ -1032,4 +1032,9 @@ fn per_rule_thresholds_are_options() {
         help.contains("--bin <SECS>") && help.contains("[default: 300]"),
         "{help}"
     );
+    let top = String::from_utf8(picket(&["--help"]).stdout).unwrap();
+    assert!(
+        top.contains("6 replay stopped before the end of its input") && top.contains("early alert"),
+        "every exit code and the rules in --help: {top}"
+    );
 }
