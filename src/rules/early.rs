@@ -100,6 +100,7 @@ impl Rule for Early {
             hot_at: fewest.div_ceil(shards).max(1) as usize,
             pieces: PrefetchMap::new(),
             log: Vec::new(),
+            spare: Vec::new(),
             queue: VecDeque::with_capacity(DEPTH + 1),
             cap: self.seed.limits.per_shard(shards as usize).max_sources,
             judged_through: i64::MIN,
@@ -321,8 +322,10 @@ struct Logged {
 const END: u32 = u32::MAX;
 
 /// Failures waiting for their piece's memory to arrive (see
-/// `seed/failures.rs` for the same idea).
+/// `seed/failures.rs` for the same idea): the table slot is fetched on
+/// entering the queue, the piece it points at `PIECE_STAGE` places on.
 const DEPTH: usize = 8;
+const PIECE_STAGE: usize = 3;
 
 /// The early rule on one shard.
 pub struct EarlyShard {
@@ -332,6 +335,8 @@ pub struct EarlyShard {
     hot_at: usize,
     pieces: PrefetchMap<(IpAddr, i64), Piece>,
     log: Vec<Logged>,
+    /// Where `compact` writes the next log.
+    spare: Vec<Logged>,
     queue: VecDeque<(u64, Failure)>,
     cap: usize,
     /// Bins up to this one are judged by the merger.
@@ -347,8 +352,11 @@ impl EarlyShard {
             return;
         }
         let h = self.pieces.hash(&(f.src, f.bin));
-        self.pieces.prefetch(h);
+        self.pieces.prefetch_slot(h);
         self.queue.push_back((h, f));
+        if let Some(i) = self.queue.len().checked_sub(PIECE_STAGE + 1) {
+            self.pieces.prefetch(self.queue[i].0);
+        }
         if self.queue.len() > DEPTH {
             if let Some((h, f)) = self.queue.pop_front() {
                 self.count(h, f);
@@ -423,8 +431,11 @@ impl EarlyShard {
     /// pieces it serves.
     #[cold]
     fn compact(&mut self) {
+        // Into the spare buffer, which becomes the log: no fresh memory
+        // (and page faults) per compaction.
         let old = std::mem::take(&mut self.log);
-        let mut log = Vec::with_capacity(old.len() / 2);
+        let mut log = std::mem::take(&mut self.spare);
+        log.clear();
         self.pieces.retain(|_, p| {
             if p.state == State::Cold {
                 let mut at = p.head;
@@ -443,6 +454,7 @@ impl EarlyShard {
             true
         });
         self.log = log;
+        self.spare = old;
     }
 
     /// Make room: cold pieces of a single failure go first (a spoofed
@@ -548,6 +560,10 @@ impl RuleShard for EarlyShard {
                     self.judged_through = through;
                     self.pieces.retain(|&(_, bin), _| bin > through);
                     self.compact();
+                    // A judged window's memory goes back.
+                    self.pieces.shrink();
+                    self.spare = Vec::new();
+                    self.log.shrink_to(self.log.len() * 2);
                 }
             }
         }

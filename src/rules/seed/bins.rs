@@ -1,9 +1,6 @@
 //! Failed attempts per (source, bin): the state behind one seed-rule row.
 
-use std::collections::hash_map::Entry;
 use std::net::IpAddr;
-
-use ahash::AHashMap;
 
 use crate::event::UDP;
 use crate::sketch::destset::DestSet;
@@ -41,6 +38,20 @@ struct OneFailure {
     first: Nanos,
     dport: u16,
     f: Failure,
+}
+
+impl OneFailure {
+    /// A placeholder for a value moved out.
+    const NONE: OneFailure = OneFailure {
+        dst: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        first: 0,
+        dport: 0,
+        f: Failure {
+            rejected: false,
+            proto: 0,
+            stealth: false,
+        },
+    };
 }
 
 impl SourceBin {
@@ -114,15 +125,60 @@ impl SourceSummary {
     }
 }
 
+/// A (source, bin)'s failures: the first alone, from the second on the
+/// full counts behind a pointer. Under a flood of spoofed SYNs nearly
+/// every source has one failure, and 40 bytes in place does for it where
+/// a full entry would write 152 per packet.
+#[derive(Clone, Debug)]
+enum Tally {
+    One(OneFailure),
+    Many(Box<SourceBin>),
+}
+
+impl Tally {
+    fn total(&self) -> u32 {
+        match self {
+            Tally::One(_) => 1,
+            Tally::Many(e) => e.total,
+        }
+    }
+
+    fn set_bytes(&self) -> usize {
+        match self {
+            Tally::One(_) => 0,
+            Tally::Many(e) => e.ports.heap_bytes() + e.dests.heap_bytes(),
+        }
+    }
+
+    fn summary(self, src: IpAddr, bin: i64) -> SourceSummary {
+        let e = match self {
+            Tally::Many(e) => *e,
+            Tally::One(one) => {
+                let mut e = SourceBin::new(one.dst, one.first);
+                e.add(&one, usize::MAX);
+                e
+            }
+        };
+        SourceSummary {
+            bin,
+            src,
+            unique_ips: e.dests.len(),
+            ips_saturated: e.dests_saturated,
+            ports: e.ports,
+            total: e.total.into(),
+            first: e.first,
+            last: e.last,
+            rejected: e.rejected.into(),
+            udp: e.udp.into(),
+            stealth: e.stealth.into(),
+        }
+    }
+}
+
 pub struct BinTable {
-    /// Keyed by (source, bin), from a source's second failure in the bin;
-    /// bins close by a scan (once per bin, cold).
-    entries: PrefetchMap<(IpAddr, i64), SourceBin>,
-    /// (source, bin)s with one failure so far. Under a flood of spoofed
-    /// SYNs that is nearly every source, and a full entry written per
-    /// packet is what made the flood slow; a 64-byte bucket does instead.
-    singles: AHashMap<(IpAddr, i64), OneFailure>,
-    /// Held in `entries` and `singles` together.
+    /// Keyed by (source, bin): one lookup per failure, whatever the
+    /// source's weight; bins close by a scan (once per bin, cold).
+    entries: PrefetchMap<(IpAddr, i64), Tally>,
     cap: usize,
     max_dests: usize,
     /// Heap bytes of all entries' port and destination sets, and its cap:
@@ -139,7 +195,7 @@ pub struct BinTable {
 }
 
 /// Eviction keeps this share of the cap (the heaviest entries): well under
-/// half, so the hash table can reuse freed slots without growing.
+/// half, so the table does not fill again at once.
 const KEEP_NUM: usize = 3;
 const KEEP_DEN: usize = 8;
 
@@ -148,7 +204,6 @@ impl BinTable {
         let cap = cap.max(8);
         BinTable {
             entries: PrefetchMap::new(),
-            singles: AHashMap::default(),
             cap,
             max_dests: max_dests.max(4),
             set_bytes: 0,
@@ -162,7 +217,7 @@ impl BinTable {
 
     /// (source, bin) entries held.
     pub fn len(&self) -> usize {
-        self.entries.len() + self.singles.len()
+        self.entries.len()
     }
 
     /// The hash [`BinTable::record`] and the prefetches take for `(src, bin)`.
@@ -171,18 +226,32 @@ impl BinTable {
         self.entries.hash(&(src, bin))
     }
 
-    /// A failure of `(src, bin)` (hash `h`) is coming: start fetching its
-    /// entry.
+    /// A failure of `(src, bin)` (hash `h`) is coming: start fetching the
+    /// table slot that points at its entry.
+    #[inline]
+    pub fn prefetch_slot(&self, h: u64) {
+        self.entries.prefetch_slot(h);
+    }
+
+    /// The slot has arrived: start fetching the entry.
     #[inline]
     pub fn prefetch(&self, h: u64) {
         self.entries.prefetch(h);
     }
 
-    /// Once the entry has arrived: start fetching the word of its port set
+    /// The entry has arrived: start fetching the full counts it points at.
+    #[inline]
+    pub fn prefetch_counts(&self, src: IpAddr, bin: i64, h: u64) {
+        if let Some(Tally::Many(e)) = self.entries.get(&(src, bin), h) {
+            crate::sketch::prefetch(&**e);
+        }
+    }
+
+    /// The counts have arrived: start fetching the word of their port set
     /// that counting `dport` touches.
     #[inline]
     pub fn prefetch_port(&self, src: IpAddr, bin: i64, h: u64, dport: u16) {
-        if let Some(e) = self.entries.get(&(src, bin), h) {
+        if let Some(Tally::Many(e)) = self.entries.get(&(src, bin), h) {
             e.ports.prefetch(dport);
         }
     }
@@ -208,32 +277,30 @@ impl BinTable {
             f,
         };
         let key = (src, bin);
-        let grown = if let Some(e) = self.entries.get_mut(&key, h) {
-            let held = Self::set_bytes_of(e);
-            self.saturated += e.add(&one, self.max_dests) as u64;
-            // Sets only grow.
-            Self::set_bytes_of(e) - held
-        } else {
-            // A full table evicts before the lookup below (one lookup for a
-            // flood's every packet); the extra check runs only at the cap.
-            if self.len() >= self.cap && !self.singles.contains_key(&key) {
-                self.evict_lightest();
+        let grown = match self.entries.get_mut(&key, h) {
+            Some(Tally::Many(e)) => {
+                let held = e.ports.heap_bytes() + e.dests.heap_bytes();
+                self.saturated += e.add(&one, self.max_dests) as u64;
+                // Sets only grow.
+                e.ports.heap_bytes() + e.dests.heap_bytes() - held
             }
-            match self.singles.entry(key) {
-                Entry::Occupied(o) => {
-                    let earlier = o.remove();
-                    let mut e = SourceBin::new(earlier.dst, earlier.first);
-                    e.add(&earlier, self.max_dests);
-                    self.saturated += e.add(&one, self.max_dests) as u64;
-                    let grown = Self::set_bytes_of(&e);
-                    self.entries.insert(key, h, e);
-                    grown
+            Some(t) => {
+                let Tally::One(earlier) = *t else {
+                    unreachable!("matched above")
+                };
+                let mut e = Box::new(SourceBin::new(earlier.dst, earlier.first));
+                e.add(&earlier, self.max_dests);
+                self.saturated += e.add(&one, self.max_dests) as u64;
+                *t = Tally::Many(e);
+                t.set_bytes()
+            }
+            None => {
+                if self.len() >= self.cap {
+                    self.evict_lightest();
                 }
-                Entry::Vacant(v) => {
-                    v.insert(one);
-                    self.peak = self.peak.max(self.len());
-                    0
-                }
+                self.entries.insert(key, h, Tally::One(one));
+                self.peak = self.peak.max(self.len());
+                0
             }
         };
         if grown > 0 {
@@ -243,10 +310,6 @@ impl BinTable {
             }
             self.peak_set_bytes = self.peak_set_bytes.max(self.set_bytes);
         }
-    }
-
-    fn set_bytes_of(e: &SourceBin) -> usize {
-        e.ports.heap_bytes() + e.dests.heap_bytes()
     }
 
     /// Keep the heaviest entries (by failed attempts) within 3/8 of the
@@ -259,21 +322,22 @@ impl BinTable {
         let keep = self.cap * KEEP_NUM / KEEP_DEN;
         if self.len() > keep {
             let cut = self.len() - keep;
-            if cut <= self.singles.len() {
+            let singles = self
+                .entries
+                .values()
+                .filter(|t| matches!(t, Tally::One(_)))
+                .count();
+            if cut <= singles {
                 // The usual case under a flood: single failures are the
-                // lightest; drop `cut` of them.
+                // lightest; drop `cut` of them, the oldest first.
                 let mut to_drop = cut;
-                self.singles.retain(|_, _| {
-                    if to_drop == 0 {
-                        return true;
-                    }
-                    to_drop -= 1;
-                    false
+                self.entries.retain(|_, t| {
+                    let drop = to_drop > 0 && matches!(t, Tally::One(_));
+                    to_drop -= drop as usize;
+                    !drop
                 });
             } else {
-                let cut = cut - self.singles.len();
-                self.singles.clear();
-                let mut totals: Vec<u32> = self.entries.values().map(|e| e.total).collect();
+                let mut totals: Vec<u32> = self.entries.values().map(Tally::total).collect();
                 // The `cut`-th lightest total: drop entries below it, and
                 // ties with it only until `cut` entries are gone.
                 let (_, &mut cutoff, _) = totals.select_nth_unstable(cut - 1);
@@ -286,7 +350,8 @@ impl BinTable {
             let mut weights: Vec<(u32, usize)> = self
                 .entries
                 .values()
-                .map(|e| (e.total, Self::set_bytes_of(e)))
+                .filter(|t| matches!(t, Tally::Many(_)))
+                .map(|t| (t.total(), t.set_bytes()))
                 .collect();
             weights.sort_unstable_by(|a, b| b.cmp(a));
             let mut held = 0;
@@ -302,10 +367,6 @@ impl BinTable {
             }
         }
         self.evicted += (before - self.len()) as u64;
-        // Fresh tables: erased slots left as tombstones would make them grow
-        // past their bound instead of being reused.
-        let singles = self.singles.len();
-        self.singles.shrink_to(singles);
     }
 
     /// Drop about `count` entries: every one lighter than `cutoff`, and
@@ -313,11 +374,12 @@ impl BinTable {
     fn drop_lighter(&mut self, cutoff: u32, count: usize) {
         let mut to_drop = count;
         let mut freed = 0;
-        self.entries.retain(|_, e| {
-            let drop = e.total < cutoff || (e.total == cutoff && to_drop > 0);
+        self.entries.retain(|_, t| {
+            let total = t.total();
+            let drop = total < cutoff || (total == cutoff && to_drop > 0);
             if drop {
                 to_drop = to_drop.saturating_sub(1);
-                freed += Self::set_bytes_of(e);
+                freed += t.set_bytes();
             }
             !drop
         });
@@ -326,54 +388,21 @@ impl BinTable {
 
     /// Remove every bin up to and including `through`, as summaries.
     pub fn close_through(&mut self, through: i64, out: &mut Vec<SourceSummary>) {
-        if self.singles.keys().any(|(_, bin)| *bin <= through) {
-            self.singles.retain(|&(src, bin), one| {
-                if bin > through {
-                    return true;
-                }
-                let mut e = SourceBin::new(one.dst, one.first);
-                e.add(one, usize::MAX);
-                out.push(SourceSummary {
-                    bin,
-                    src,
-                    unique_ips: 1,
-                    ips_saturated: false,
-                    ports: e.ports,
-                    total: 1,
-                    first: one.first,
-                    last: one.first,
-                    rejected: e.rejected.into(),
-                    udp: e.udp.into(),
-                    stealth: e.stealth.into(),
-                });
-                false
-            });
-        }
         if !self.entries.keys().any(|(_, bin)| *bin <= through) {
             return;
         }
         let mut freed = 0;
-        self.entries.retain(|&(src, bin), e| {
+        self.entries.retain(|&(src, bin), t| {
             if bin > through {
                 return true;
             }
-            freed += Self::set_bytes_of(e);
-            out.push(SourceSummary {
-                bin,
-                src,
-                unique_ips: e.dests.len(),
-                ips_saturated: e.dests_saturated,
-                ports: std::mem::take(&mut e.ports),
-                total: e.total.into(),
-                first: e.first,
-                last: e.last,
-                rejected: e.rejected.into(),
-                udp: e.udp.into(),
-                stealth: e.stealth.into(),
-            });
+            freed += t.set_bytes();
+            let t = std::mem::replace(t, Tally::One(OneFailure::NONE));
+            out.push(t.summary(src, bin));
             false
         });
         self.set_bytes -= freed;
+        self.entries.shrink();
     }
 }
 
@@ -508,13 +537,14 @@ mod tests {
 
     #[test]
     fn an_entry_stays_small() {
-        // Every tracked (source, bin) costs this much under a flood of
-        // spoofed sources: sets that grow live behind a pointer.
-        let size = std::mem::size_of::<((IpAddr, i64), SourceBin)>();
-        assert!(size <= 192, "{size} bytes");
-        // What nearly every spoofed source costs: one failure.
-        let size = std::mem::size_of::<((IpAddr, i64), OneFailure)>();
-        assert!(size <= 64, "{size} bytes");
+        // What every tracked (source, bin) costs in place, and nearly every
+        // spoofed source in all: one failure.
+        let size = std::mem::size_of::<((IpAddr, i64), Tally)>();
+        assert!(size <= 72, "{size} bytes");
+        // From the second failure on, behind the pointer: sets that grow
+        // live behind pointers of their own.
+        let size = std::mem::size_of::<SourceBin>();
+        assert!(size <= 160, "{size} bytes");
     }
 
     #[test]

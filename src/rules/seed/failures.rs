@@ -1,10 +1,12 @@
 //! Failed attempts on their way to the per-source table.
 //!
-//! Counting a failure touches its source's entry and port set: for a
-//! random one of thousands of sources, two cache misses in a row. The
-//! failures pass through a short queue instead, in order: entering it
-//! fetches the entry, halfway the port-set word, and only at its end is the
-//! failure counted, with both (most of the time) already cached.
+//! Counting a failure touches its source's table slot, entry, counts and
+//! port set: for a random one of thousands of sources, four cache misses
+//! in a row. The failures pass through a short queue instead, in order:
+//! entering it fetches the slot, a few places on the entry the slot points
+//! at, then the counts the entry points at, then the port-set word, and
+//! only at its end is the failure counted, with all four (most of the
+//! time) already cached.
 
 use std::collections::VecDeque;
 
@@ -14,8 +16,13 @@ use crate::time::Nanos;
 
 /// Failures in flight.
 const DEPTH: usize = 8;
-/// Where the port-set word is fetched: this many places before the end.
-const PORT_STAGE: usize = 4;
+/// Where the entry is fetched: this many places after entering.
+const ENTRY_STAGE: usize = 2;
+/// Where a source's full counts are fetched (from its second failure on,
+/// they are behind a pointer in the entry).
+const COUNTS_STAGE: usize = 4;
+/// Where the port-set word is fetched: this many places after entering.
+const PORT_STAGE: usize = 6;
 
 struct Failed {
     key: FlowKey,
@@ -46,7 +53,7 @@ impl FailureQueue {
     pub fn push(&mut self, bins: &mut BinTable, closed_through: i64, o: &Outcome) {
         let bin = o.first.div_euclid(self.bin_len);
         let hash = bins.hash(o.key.src, bin);
-        bins.prefetch(hash);
+        bins.prefetch_slot(hash);
         self.queue.push_back(Failed {
             key: o.key,
             first: o.first,
@@ -58,12 +65,16 @@ impl FailureQueue {
             bin,
             hash,
         });
-        if let Some(f) = self
-            .queue
-            .len()
-            .checked_sub(PORT_STAGE + 1)
-            .map(|i| &self.queue[i])
-        {
+        let at = |stage: usize| self.queue.len().checked_sub(stage + 1);
+        if let Some(i) = at(ENTRY_STAGE) {
+            bins.prefetch(self.queue[i].hash);
+        }
+        if let Some(i) = at(COUNTS_STAGE) {
+            let f = &self.queue[i];
+            bins.prefetch_counts(f.key.src, f.bin, f.hash);
+        }
+        if let Some(i) = at(PORT_STAGE) {
+            let f = &self.queue[i];
             bins.prefetch_port(f.key.src, f.bin, f.hash, f.key.dport);
         }
         if self.queue.len() > DEPTH {
