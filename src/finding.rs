@@ -43,4 +43,45 @@ impl Finding {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
+
+    /// The `ScanType` column (every rule writes one).
+    pub fn scan_type(&self) -> &'static str {
+        match self.get("ScanType") {
+            Some(Value::Text(t)) => t,
+            _ => "Scan",
+        }
+    }
+
+    /// The QRadar seed rule's risk logic, the one severity every SIEM
+    /// format derives its own from: the broad scans (every port of a
+    /// host, or a whole block of hosts) are high, the rest medium.
+    pub fn high_risk(&self) -> bool {
+        matches!(self.scan_type(), "Aggressive Port Scan" | "IP Block Sweep")
+    }
+
+    /// A capture-time column as nanoseconds.
+    pub fn time(&self, name: &str) -> Option<Nanos> {
+        match self.get(name) {
+            Some(Value::Time(t) | Value::WindowTime(t)) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// The moment the finding stands for: when an early alert crossed its
+    /// thresholds, otherwise the last attempt counted.
+    pub fn event_time(&self) -> Nanos {
+        self.detected_at
+            .or_else(|| self.time("LastSeen"))
+            .unwrap_or(self.window_start)
+    }
+
+    /// The one port targeted, if there was exactly one.
+    pub fn single_port(&self) -> Option<u16> {
+        match self.get("PortsTargeted") {
+            Some(Value::Ports(p)) if p.len() == 1 => {
+                matches!(self.get("UniqueDestPorts"), Some(Value::Count(1))).then_some(p[0])
+            }
+            _ => None,
+        }
+    }
 }

@@ -11,6 +11,17 @@ use crate::time::{rfc3339, rfc3339_window, Precision};
 pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Result<()> {
     let mut ser = serde_json::Serializer::new(&mut *out);
     let mut map = ser.serialize_map(Some(f.fields.len() + 1))?;
+    columns(&mut map, f, precision)?;
+    map.end()?;
+    out.write_all(b"\n")
+}
+
+/// The finding's columns, then `Rule`, into a JSON object being written.
+pub fn columns<M: SerializeMap>(
+    map: &mut M,
+    f: &Finding,
+    precision: Precision,
+) -> Result<(), M::Error> {
     for (name, value) in &f.fields {
         match value {
             Value::Text(s) => map.serialize_entry(name, s)?,
@@ -23,7 +34,5 @@ pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Resu
             Value::Ports(p) => map.serialize_entry(name, p)?,
         }
     }
-    map.serialize_entry("Rule", f.rule)?;
-    map.end()?;
-    out.write_all(b"\n")
+    map.serialize_entry("Rule", f.rule)
 }

@@ -1,13 +1,16 @@
 //! Output stage: findings of every rule, written in one of the formats,
 //! each format one module.
 
+mod cef;
+mod eve;
 mod json;
+mod leef;
 mod table;
 
 use std::io::{self, Write};
 
-use crate::finding::Finding;
-use crate::time::Precision;
+use crate::finding::{Finding, Value};
+use crate::time::{rfc3339, rfc3339_window, Precision};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -16,6 +19,13 @@ pub enum Format {
     Json,
     /// Aligned columns for reading in a terminal.
     Table,
+    /// ArcSight CEF for Microsoft Sentinel's CommonSecurityLog (mapping in
+    /// the README).
+    Cef,
+    /// IBM QRadar LEEF 2.0, with the QRadar seed rule's RiskScore.
+    Leef,
+    /// Suricata-style EVE JSON alerts, for pipelines that ingest eve.json.
+    Eve,
 }
 
 /// Writes findings in the chosen format, flushing after each batch so a
@@ -42,6 +52,9 @@ impl RowWriter {
             match self.format {
                 Format::Json => json::write(&mut self.out, f, self.precision)?,
                 Format::Table => self.table.write(&mut self.out, f)?,
+                Format::Cef => cef::write(&mut self.out, f, self.precision)?,
+                Format::Leef => leef::write(&mut self.out, f, self.precision)?,
+                Format::Eve => eve::write(&mut self.out, f, self.precision)?,
             }
         }
         if !findings.is_empty() {
@@ -52,5 +65,23 @@ impl RowWriter {
 
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// A column's value as text, for the key=value formats.
+fn plain(v: &Value, precision: Precision) -> String {
+    match v {
+        Value::Text(s) => (*s).to_string(),
+        Value::Count(n) => n.to_string(),
+        Value::Signed(n) => n.to_string(),
+        Value::Flag(b) => b.to_string(),
+        Value::Ip(a) => a.to_string(),
+        Value::Time(t) => rfc3339(*t, Some(precision)),
+        Value::WindowTime(t) => rfc3339_window(*t),
+        Value::Ports(p) => p
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }

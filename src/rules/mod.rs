@@ -448,6 +448,26 @@ impl RuleSet {
     }
 }
 
+/// Each rule's signature number in SIEM formats that want one (EVE's
+/// `signature_id`): fixed per rule, so a number stays a rule's as rules
+/// are added (from Snort's local range, 1,000,000 and up).
+const SIGNATURE_IDS: &[(&str, u32)] = &[
+    ("seed", 1_595_001),
+    ("early", 1_595_002),
+    ("internal", 1_595_003),
+    ("ping-sweep", 1_595_004),
+    ("ack-scan", 1_595_005),
+    ("small-sweep", 1_595_006),
+];
+
+/// The signature number of `rule` (see `SIGNATURE_IDS`).
+pub fn signature_id(rule: &str) -> u32 {
+    SIGNATURE_IDS
+        .iter()
+        .find(|(n, _)| *n == rule)
+        .map_or(1_595_000, |(_, id)| *id)
+}
+
 /// Make room in a per-(source, bin) table keyed by what an attacker
 /// chooses: keep the heaviest `keep` entries by `weight`, drop the rest
 /// (ties broken by table order); how many were dropped.
@@ -499,4 +519,22 @@ pub fn sort_findings(f: &mut [Finding]) {
             .then(b.weight.cmp(&a.weight))
             .then(a.source.cmp(&b.source))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_rule_has_a_signature_id_of_its_own() {
+        let mut ids: Vec<u32> = super::NAMES
+            .iter()
+            .map(|n| super::signature_id(n))
+            .collect();
+        assert!(
+            !ids.contains(&1_595_000),
+            "a rule without a number: {ids:?}"
+        );
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), super::NAMES.len());
+    }
 }
