@@ -191,6 +191,24 @@ impl Tracker {
             _ => self.stats.attempts_udp += 1,
         }
         self.stats.stealth_probes += stealth as u64;
+        if ev.ts.saturating_add(self.answer_timeout) < clock {
+            // Read after its own deadline (input out of time order): no
+            // answer can count any more, so it is unanswered now, and now
+            // is when the sensor learned it. Settled at its deadline
+            // instead, it would be known before moments every shard has
+            // already reported through, and the early alert's order (and
+            // result) would depend on the threads' timing.
+            if let Some(Err(a)) = self.pending.resolve(&key, h, clock, false) {
+                self.stats.unanswered += 1;
+                emit(Outcome {
+                    key,
+                    first: a.first,
+                    settled: clock,
+                    verdict: Verdict::Unanswered,
+                    stealth: a.stealth,
+                });
+            }
+        }
         true
     }
 
@@ -311,5 +329,54 @@ fn timed_out(
         settled: clock.min(a.first.saturating_add(timeout)),
         verdict: Verdict::Unanswered,
         stealth: a.stealth,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Kind;
+
+    const SEC: Nanos = 1_000_000_000;
+
+    fn syn(ts: Nanos, dport: u16) -> Event {
+        Event::decoded(
+            ts,
+            Kind::Syn,
+            TCP,
+            "203.0.113.7".parse().unwrap(),
+            "192.0.2.1".parse().unwrap(),
+            40000,
+            dport,
+        )
+    }
+
+    #[test]
+    fn a_probe_read_after_its_deadline_is_unanswered_when_read() {
+        let mut t = Tracker::new(5 * SEC, 100, 100);
+        let mut out = Vec::new();
+        // Read with the sensor at 100 s; the answer timeout runs from the
+        // probe's own time. One probe in time, one read 20 s late.
+        for (ts, port) in [(100 * SEC, 1), (80 * SEC, 2)] {
+            let ev = syn(ts, port);
+            let h = t.lookup_hash(&ev);
+            t.handle(&ev, h, 100 * SEC, &mut |o| out.push(o));
+        }
+        assert_eq!(out.len(), 1, "only the late one is settled at once");
+        let o = out[0];
+        assert_eq!((o.key.dport, o.verdict), (2, Verdict::Unanswered));
+        assert_eq!(o.first, 80 * SEC);
+        // Not at 85 s: every shard may have reported 85 s long before this
+        // packet was read.
+        assert_eq!(o.settled, 100 * SEC);
+        assert!(t.settled_through(100 * SEC) < o.settled);
+        assert_eq!((t.stats.attempts_tcp, t.stats.unanswered), (2, 1));
+        // Its answer, if one comes, finds nothing to answer.
+        let mut ack = syn(80 * SEC, 0);
+        ack.kind = Kind::SynAck;
+        (ack.src, ack.dst, ack.sport, ack.dport) = (ack.dst, ack.src, 2, 40000);
+        let h = t.lookup_hash(&ack);
+        t.handle(&ack, h, 100 * SEC, &mut |o| out.push(o));
+        assert_eq!(out.len(), 1);
     }
 }
