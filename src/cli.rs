@@ -30,7 +30,9 @@ internal scans, ping sweeps, ACK scans and small sweeps (--rules). Rows are JSON
 with the field names of the Sentinel KQL rule and the rule that wrote them.\n\n\
 Exit codes: 0 ok, 1 output failed (or a thread was refused), 2 bad command line, \
 3 input unusable, 4 input damaged part way or out of time order (rows for what was read \
-were written), 5 no capture privilege, 6 replay stopped before the end of its input.",
+were written), 5 no capture privilege, 6 replay stopped before the end of its input, \
+130 a second Ctrl-C (exits at once; open bins are lost).\n\
+Signals: SIGINT and SIGTERM stop and write every open bin; SIGHUP reopens --output FILE.",
     after_help = "Examples:\n  picket replay pcaps/nmap-sS-top1000.pcap\n  picket replay --format table day1.pcapng day2.pcapng\n  tcpdump -w - -i eth0 | picket replay -\n  picket live eth0 --allow 198.51.100.0/24 --output rows.json"
 )]
 pub struct Cli {
@@ -82,9 +84,13 @@ pub struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
-    /// Write rows to FILE instead of standard output.
+    /// Write rows to FILE instead of standard output: appended to what it
+    /// holds, and reopened on SIGHUP (for logrotate).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Empty --output FILE first instead of appending to it.
+    #[arg(long, requires = "output")]
+    pub truncate: bool,
     /// Aggregator threads (default: the cores available; at most twice the cores, or 4).
     #[arg(short, long, value_name = "N")]
     pub threads: Option<usize>,

@@ -20,6 +20,7 @@ pub mod output;
 pub mod pipeline;
 pub mod rules;
 pub mod shard;
+pub mod signals;
 pub mod sketch;
 pub mod stats;
 pub mod time;

@@ -1,9 +1,7 @@
 //! The `picket` binary: parse the command line, run the pipeline, report.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Parser;
@@ -12,7 +10,7 @@ use picket::capture::file::FileSet;
 use picket::capture::live::LiveCapture;
 use picket::cli::{Cli, Command, Common};
 use picket::error::{exit, Error};
-use picket::output::RowWriter;
+use picket::output::{OutputFile, RowWriter};
 use picket::pipeline;
 use picket::time::Precision;
 
@@ -58,12 +56,11 @@ fn stdout_was_closed() -> bool {
 }
 
 fn run(cli: Cli) -> Result<i32, Error> {
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        // Ctrl-C and SIGTERM stop reading; every open bin is still flushed.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
-    }
+    // Ctrl-C and SIGTERM stop reading (every open bin is still flushed);
+    // SIGHUP reopens --output FILE.
+    let signals = picket::signals::install()
+        .map_err(|e| Error::System(format!("cannot install signal handlers: {e}")))?;
+    let stop = Arc::clone(&signals.stop);
     let live = cli.command.live_options();
     let common: &Common = match &cli.command {
         Command::Replay { common, .. } | Command::Live { common, .. } => common,
@@ -91,11 +88,10 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
     };
     let out: Box<dyn Write + Send> = match &common.output {
-        Some(path) => {
-            Box::new(BufWriter::new(File::create(path).map_err(|e| {
-                Error::Output(format!("{}: {e}", path.display()))
-            })?))
-        }
+        Some(path) => Box::new(
+            OutputFile::open(path, common.truncate, Arc::clone(&signals.reopen))
+                .map_err(|e| Error::Output(format!("{}: {e}", path.display())))?,
+        ),
         None => {
             if stdout_was_closed() {
                 return Err(Error::Output(
@@ -105,6 +101,22 @@ fn run(cli: Cli) -> Result<i32, Error> {
             Box::new(BufWriter::new(io::stdout()))
         }
     };
+    if let (Source::Live(cap), Command::Live { iface, .. }) = (&source, &cli.command) {
+        // A sensor says what it watches, and how, when it starts.
+        let (opts, _) = live.as_ref().expect("live options");
+        let rules = settings.rule_set()?.names.join(", ");
+        let output = common
+            .output
+            .as_ref()
+            .map_or("standard output".into(), |p| p.display().to_string());
+        eprintln!(
+            "picket: capturing on {iface} (link type {}, snap length {}, filter {}); rules: {rules}; writing {} to {output}",
+            cap.link_name(),
+            opts.snaplen,
+            opts.filter.as_deref().map_or("none".into(), |f| format!("{f:?}")),
+            common.format.name(),
+        );
+    }
     let writer = RowWriter::new(out, common.format, precision);
     // One pipeline per source type, so each reader inlines into its loop.
     let report = match &mut source {

@@ -1038,3 +1038,127 @@ fn per_rule_thresholds_are_options() {
         "every exit code and the rules in --help: {top}"
     );
 }
+
+#[test]
+fn output_file_is_appended_to_unless_truncate_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = write(
+        dir.path(),
+        "scan.pcap",
+        &pcap_bytes(1, false, &scan_capture()),
+    );
+    let out = dir.path().join("rows.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["replay", "-q", "-o", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(pcap.to_str().unwrap());
+        assert_ok(&picket(&args));
+        std::fs::read_to_string(&out).unwrap()
+    };
+    let once = run(&[]);
+    assert!(!once.is_empty());
+    assert_eq!(run(&[]), format!("{once}{once}"), "a second run appends");
+    assert_eq!(run(&["--truncate"]), once, "--truncate starts afresh");
+    let err = picket(&["replay", "--truncate", pcap.to_str().unwrap()]);
+    assert_eq!(err.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("--output"));
+}
+
+/// A port scan from `src` rejected by RSTs at `t`, then a quiet packet two
+/// seconds later: the capture clock passes the early alert and every
+/// aggregator is told so (a tick a second of capture time).
+fn rejected_scan(src: &str, t: Nanos) -> Vec<(Nanos, Vec<u8>)> {
+    let mut pk = Vec::new();
+    for p in 1..=12u16 {
+        let at = t + Nanos::from(p) * MS;
+        pk.push((at, tcp(src, "192.0.2.1", 40000, p, "S")));
+        pk.push((at + MS / 2, tcp("192.0.2.1", src, p, 40000, "RA")));
+    }
+    pk.push((t + 2 * SEC, udp("192.0.2.50", "192.0.2.51", 5000, 5001)));
+    ethernet_records(&pk)
+}
+
+#[test]
+fn sighup_reopens_the_output_file_and_capture_goes_on() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rows.json");
+    let rotated = dir.path().join("rows.json.1");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args([
+            "replay",
+            "-q",
+            "--batch",
+            "1",
+            "-o",
+            out.to_str().unwrap(),
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let first = pcap_bytes(1, false, &rejected_scan("203.0.113.7", T0 + 10 * SEC));
+    stdin.write_all(&first).unwrap();
+    stdin.flush().unwrap();
+    // The first scan's early alert is written while the input stays open.
+    let start = Instant::now();
+    while !std::fs::read_to_string(&out)
+        .unwrap_or_default()
+        .contains("203.0.113.7")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no early alert yet"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What logrotate does: move the file away, then SIGHUP.
+    std::fs::rename(&out, &rotated).unwrap();
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "SIGHUP stopped picket");
+    // A second scan, records only (the file header came first).
+    let second = pcap_bytes(1, false, &rejected_scan("203.0.113.8", T0 + 20 * SEC));
+    stdin.write_all(&second[24..]).unwrap();
+    drop(stdin);
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "picket did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{err}");
+    assert!(err.contains("reopened"), "{err}");
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    let new = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        old.contains("203.0.113.7") && !old.contains("203.0.113.8"),
+        "{old}"
+    );
+    assert!(
+        new.contains("203.0.113.8"),
+        "the new file has what came after: {new}"
+    );
+    // Nothing lost, nothing twice: one early alert and one seed row each.
+    let all = format!("{old}{new}");
+    for src in ["203.0.113.7", "203.0.113.8"] {
+        for rule in ["early", "seed"] {
+            let n = all
+                .lines()
+                .filter(|l| l.contains(src) && l.contains(&format!("\"Rule\":\"{rule}\"")))
+                .count();
+            assert_eq!(n, 1, "{src} {rule}: {all}");
+        }
+    }
+}

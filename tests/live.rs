@@ -367,6 +367,13 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
     // known at the end of input).
     watch.wait_for("early", "203.0.113.11", Duration::from_secs(15));
     let (rows, err, _) = stop(picket, &out);
+    // It said at start what it watches and how.
+    let banner = format!(
+        "picket: capturing on {} (link type EN10MB, snap length 256, filter none); rules: early, seed, internal, ping-sweep, ack-scan, small-sweep; writing json to {}",
+        lab.veth_target,
+        out.display()
+    );
+    assert!(err.starts_with(&banner), "{err}");
     assert_eq!(count_rule(&rows, "seed"), 2, "{rows:#?}\n{err}");
     let nmap = row(&rows, "seed", "203.0.113.10");
     assert_eq!(nmap["ScanType"], "Aggressive Port Scan");

@@ -48,6 +48,11 @@ pub struct LiveCapture {
 }
 
 impl LiveCapture {
+    /// The interface's link layer, by tcpdump's name for it.
+    pub fn link_name(&self) -> &'static str {
+        self.link.name()
+    }
+
     /// Open `iface`; `stop` ends the capture cleanly when set.
     pub fn open(iface: &str, opts: &LiveOptions, stop: Arc<AtomicBool>) -> Result<Self, Error> {
         let what = format!("interface {iface}");

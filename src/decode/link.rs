@@ -23,6 +23,17 @@ pub enum LinkType {
 }
 
 impl LinkType {
+    /// The name tcpdump gives it (`-L`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::Ethernet => "EN10MB",
+            LinkType::Null => "NULL",
+            LinkType::Raw => "RAW",
+            LinkType::LinuxSll => "LINUX_SLL",
+            LinkType::LinuxSll2 => "LINUX_SLL2",
+        }
+    }
+
     /// Map a pcap data link type to what we decode, `None` if unsupported.
     pub fn from_dlt(dlt: i32) -> Option<LinkType> {
         match dlt {

@@ -3,11 +3,14 @@
 
 mod cef;
 mod eve;
+mod file;
 mod json;
 mod leef;
 mod table;
 
 use std::io::{self, Write};
+
+pub use file::OutputFile;
 
 use crate::finding::{Finding, Value};
 use crate::time::{rfc3339, rfc3339_window, Precision};
@@ -26,6 +29,15 @@ pub enum Format {
     Leef,
     /// Suricata-style EVE JSON alerts, for pipelines that ingest eve.json.
     Eve,
+}
+
+impl Format {
+    /// Its name on the command line.
+    pub fn name(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string())
+    }
 }
 
 /// Writes findings in the chosen format, flushing after each batch so a
@@ -57,10 +69,10 @@ impl RowWriter {
                 Format::Eve => eve::write(&mut self.out, f, self.precision)?,
             }
         }
-        if !findings.is_empty() {
-            self.out.flush()?;
-        }
-        Ok(())
+        // Flushed after every batch, empty or not: a watcher sees each
+        // finding as it is released, and a file sink reopens on request
+        // promptly (an empty flush makes no system call).
+        self.out.flush()
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

@@ -223,6 +223,9 @@ macro_rules! rule_set {
         #[derive(Clone, Debug, Default)]
         pub struct RuleSet {
             $(pub $field: Option<$rule>,)*
+            /// The rules chosen, in output order (a rule that only counts
+            /// for a policy is not among them).
+            pub names: Vec<&'static str>,
         }
 
         /// Every rule's name, in output order (the policies that judge
@@ -264,6 +267,7 @@ macro_rules! rule_set {
                     $($field: names
                         .contains(&<$rule as Rule>::NAME)
                         .then(|| <$rule as Rule>::configure(det, limits)),)*
+                    names: NAMES.iter().copied().filter(|n| names.contains(n)).collect(),
                 }
             }
 
