@@ -151,7 +151,11 @@ fn run(cli: Cli) -> Result<i32, Error> {
         exit::OK
     };
     if let Command::Replay { files, .. } = &cli.command {
-        let inputs = files.join(", ");
+        let inputs = files
+            .iter()
+            .map(|f| if f == "-" { "<stdin>" } else { f.as_str() })
+            .collect::<Vec<_>>()
+            .join(", ");
         let bad = report.capture.bad_timestamps;
         if bad > 0 {
             eprintln!(

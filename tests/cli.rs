@@ -799,13 +799,15 @@ fn a_stopped_replay_says_it_is_incomplete_even_when_its_input_stalls() {
 
 /// A file stored out of time order (newest first, as bro-simple-scan's
 /// 445_scan.pcap is) used to lose its scan silently: probes older than a
-/// closed bin are not counted. Now a warning names the file and the fix,
-/// and the exit code is 4.
+/// closed bin are not counted. A file that fits the sorting budget is now
+/// read sorted by time (a note says so), with both readers; a stream,
+/// which cannot be, gets a warning naming it and the fix, and exit 4.
 #[test]
-fn a_file_out_of_time_order_is_not_silently_lost() {
+fn a_file_out_of_time_order_is_sorted_or_warned_about() {
+    // A 445 sweep over 20 minutes: 30 hosts in each 5-minute bin.
     let mut pk = Vec::new();
-    for i in 0..20u16 {
-        let t = T0 + i as Nanos * 60 * SEC;
+    for i in 0..120u16 {
+        let t = T0 + i as Nanos * 10 * SEC;
         pk.push((
             t,
             tcp(
@@ -817,31 +819,59 @@ fn a_file_out_of_time_order_is_not_silently_lost() {
             ),
         ));
     }
-    pk.reverse();
     let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "newest-first.pcap",
-        &pcap_bytes(1, false, &ethernet_records(&pk)),
-    );
-    let out = picket(&["replay", "-q", f.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(
-        err.contains("newest-first.pcap")
-            && err.contains("reordercap")
-            && err.contains("probes came after their bin had closed"),
-        "{err}"
-    );
-    // In time order: nothing late, exit 0.
-    pk.reverse();
-    let f = write(
+    let in_order = write(
         dir.path(),
         "sorted.pcap",
         &pcap_bytes(1, false, &ethernet_records(&pk)),
     );
-    let out = picket(&["replay", "-q", f.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0));
+    let expected = picket(&["replay", "-q", in_order.to_str().unwrap()]);
+    assert_eq!(expected.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&expected.stdout)
+            .lines()
+            .filter(|l| l.contains("IP Block Sweep") && l.contains("\"Rule\":\"seed\""))
+            .count()
+            == 4,
+        "the sweep's bins: {}",
+        String::from_utf8_lossy(&expected.stdout)
+    );
+    assert!(!String::from_utf8_lossy(&expected.stderr).contains("note"));
+    pk.reverse();
+    let bytes = pcap_bytes(1, false, &ethernet_records(&pk));
+    let f = write(dir.path(), "newest-first.pcap", &bytes);
+    for reader in ["auto", "libpcap"] {
+        let out = picket(&["replay", "-q", "--reader", reader, f.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{reader}: {err}");
+        assert_eq!(
+            out.stdout, expected.stdout,
+            "{reader}: the same rows as in order"
+        );
+        assert!(
+            err.contains("newest-first.pcap is not stored in time order")
+                && err.contains("120 records are read sorted"),
+            "{err}"
+        );
+    }
+    // From a stream nothing can be sorted: warned, exit 4.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(["replay", "-q", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("<stdin>")
+            && err.contains("reordercap")
+            && err.contains("probes came after their bin had closed"),
+        "{err}"
+    );
 }
 
 /// Replay `f` with both readers; both outputs must be the same bytes.

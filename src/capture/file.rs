@@ -12,6 +12,7 @@ use std::sync::Arc;
 use pcap::{Capture, Offline};
 
 use super::mapped::MappedPcap;
+use super::sorted::SortedFrames;
 use super::{header_nanos, link_type, Frame, FrameSource, Next, Pause};
 use crate::decode::LinkType;
 use crate::error::Error;
@@ -53,13 +54,23 @@ pub struct CaptureFile {
     /// file is classic pcap (unsigned 32-bit seconds).
     unit: Nanos,
     classic: bool,
+    /// Bytes, for a regular file (not a stream).
+    size: Option<u64>,
     body: Body,
 }
 
 enum Body {
     Libpcap(Capture<Offline>),
     Mapped(MappedPcap),
+    /// Read whole and sorted by time (it was stored out of order).
+    Sorted(SortedFrames),
 }
+
+/// Memory for sorting files stored out of time order, for all the files
+/// of one replay together: enough for captures of test runs and public
+/// samples; beyond it a file is read as stored (and its late probes are
+/// counted and warned about).
+pub const SORT_BUDGET: u64 = 256 << 20;
 
 impl CaptureFile {
     /// Open `path` (`-` for standard input), check its magic and link type.
@@ -103,14 +114,56 @@ impl CaptureFile {
                 precision: mapped.precision,
                 unit: 1,
                 classic: true,
+                size: file.metadata().ok().map(|m| m.len()),
                 body: Body::Mapped(mapped),
             });
         }
+        let size = file.metadata().ok().map(|m| m.len());
         drop(file);
         // By path: libpcap closes the file itself if it rejects it.
         let cap = Capture::from_file_with_precision(path, libpcap_precision(container))
             .map_err(|e| Error::input(&name, pcap_message(e)))?;
-        Self::libpcap(name, cap, container)
+        let mut f = Self::libpcap(name, cap, container)?;
+        f.size = size;
+        Ok(f)
+    }
+
+    /// A regular file that fits in `budget` (taken from it) and is stored
+    /// out of time order is read whole and handed out sorted by time
+    /// (a note on stderr says so). True if it was.
+    pub fn sort_if_out_of_order(&mut self, budget: &mut u64) -> bool {
+        let Some(size) = self.size.filter(|&s| s <= *budget) else {
+            return false;
+        };
+        if let Body::Mapped(m) = &self.body {
+            if m.in_time_order() {
+                return false;
+            }
+        }
+        // libpcap's reader can only be asked by reading: read it whole.
+        let mut sorted = SortedFrames::new(self.link);
+        loop {
+            match self.read() {
+                Ok(Some(f)) => sorted.push(&f),
+                Ok(None) => break,
+                Err(msg) => {
+                    sorted.end_in_damage(msg);
+                    break;
+                }
+            }
+        }
+        *budget -= size.min(*budget);
+        let out_of_order = sorted.out_of_order();
+        if out_of_order {
+            let n = sorted.sort();
+            eprintln!(
+                "picket: note: {} is not stored in time order; its {n} records are read sorted by timestamp",
+                self.name
+            );
+        }
+        // In order (libpcap's, read to find out): handed out as read.
+        self.body = Body::Sorted(sorted);
+        out_of_order
     }
 
     /// libpcap over a stream's pipe `fd`.
@@ -144,6 +197,7 @@ impl CaptureFile {
             name,
             link,
             precision,
+            size: None,
             unit: match libpcap_precision(container) {
                 pcap::Precision::Micro => 1000,
                 pcap::Precision::Nano => 1,
@@ -159,6 +213,7 @@ impl CaptureFile {
     fn read(&mut self) -> Result<Option<Frame<'_>>, String> {
         let cap = match &mut self.body {
             Body::Mapped(m) => return m.read().map_err(|e| format!("{}: {e}", self.name)),
+            Body::Sorted(s) => return s.read(),
             Body::Libpcap(cap) => cap,
         };
         match cap.next_packet() {
@@ -324,7 +379,7 @@ impl FileSet {
         reader: Reader,
         stop: &Arc<AtomicBool>,
     ) -> Result<FileSet, Error> {
-        let files = paths
+        let mut files = paths
             .iter()
             .map(|p| {
                 Ok(Input {
@@ -334,6 +389,10 @@ impl FileSet {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        let mut budget = SORT_BUDGET;
+        for input in &mut files {
+            input.file.sort_if_out_of_order(&mut budget);
+        }
         let mut set = FileSet {
             files,
             consumed: None,

@@ -207,6 +207,20 @@ impl MappedPcap {
         Ok(Some((ts, start, end, wire_len)))
     }
 
+    /// True if no record is older than one before it (up to the end or to
+    /// damage). Reads the record headers only; the read position stays.
+    pub fn in_time_order(&self) -> bool {
+        let (mut at, mut newest) = (FILE_HEADER, Nanos::MIN);
+        while let Ok(Some((ts, _, end, _))) = self.record_at(at) {
+            if ts < newest {
+                return false;
+            }
+            newest = ts;
+            at = end;
+        }
+        true
+    }
+
     /// The next record; `Ok(None)` at a clean end, `Err` describing damage.
     #[inline]
     pub fn read(&mut self) -> Result<Option<Frame<'_>>, String> {

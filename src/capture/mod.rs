@@ -6,6 +6,7 @@ pub mod live;
 pub mod mapped;
 pub mod memory;
 pub mod pager;
+pub mod sorted;
 
 use crate::decode::LinkType;
 use crate::time::Nanos;
