@@ -6,6 +6,9 @@ pkgs=(libpcap-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
     # Live tests use network namespaces and capture tools.
     pkgs+=(iproute2 tcpdump nmap masscan tcpreplay util-linux procps)
+    # The metrics test checks what picket serves with promtool, fetched
+    # with curl inside the test's namespace.
+    pkgs+=(prometheus curl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,7 @@
 //! The command line: `picket replay FILE...` and `picket live IFACE`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -10,6 +11,7 @@ use crate::capture::file::Reader;
 use crate::capture::live::LiveOptions;
 use crate::config::{Detection, Limits, DEFAULT_HOME};
 use crate::error::Error;
+use crate::metrics::{Metrics, MetricsServer};
 use crate::output::Format;
 use crate::pipeline::Settings;
 use crate::rules;
@@ -91,6 +93,11 @@ pub struct Common {
     /// Empty --output FILE first instead of appending to it.
     #[arg(long, requires = "output")]
     pub truncate: bool,
+    /// Serve Prometheus metrics on ADDR (such as 127.0.0.1:9464) at
+    /// /metrics while the run lasts: packets, drops, attempts by outcome,
+    /// findings by rule, table sizes, evictions, answer delays.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Aggregator threads (default: the cores available; at most twice the cores, or 4).
     #[arg(short, long, value_name = "N")]
     pub threads: Option<usize>,
@@ -266,6 +273,13 @@ impl Common {
             stats_every: None,
             progress: false,
             rules: self.rules.clone(),
+            metrics: match self.metrics_listen {
+                Some(addr) => Some(Metrics(Arc::new(
+                    MetricsServer::bind(addr)
+                        .map_err(|e| Error::Usage(format!("--metrics-listen: {e}")))?,
+                ))),
+                None => None,
+            },
         })
     }
 }

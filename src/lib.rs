@@ -16,6 +16,7 @@ pub mod finding;
 pub mod fuzzing;
 pub mod hugepages;
 pub mod merge;
+pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod rules;

@@ -8,6 +8,7 @@
 //! on every event, and ticks every aggregator with it, so all shards close
 //! bins at the same capture time whatever the thread count or batch size.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,7 @@ use crate::decode::decode;
 use crate::error::Error;
 use crate::event::{Event, Kind};
 use crate::merge::{Merger, ShardReport};
+use crate::metrics::{Metrics, Snapshot};
 use crate::output::RowWriter;
 use crate::rules::{MergeStats, Notices, RuleSet};
 use crate::shard::Router;
@@ -46,6 +48,8 @@ pub struct Settings {
     pub progress: bool,
     /// Rules to run, by name (empty: all).
     pub rules: Vec<String>,
+    /// Serve metrics while the run lasts.
+    pub metrics: Option<Metrics>,
 }
 
 impl Settings {
@@ -66,6 +70,7 @@ impl Default for Settings {
             stats_every: None,
             progress: false,
             rules: Vec::new(),
+            metrics: None,
         }
     }
 }
@@ -97,6 +102,45 @@ type NoticeMsg = Arc<(u64, Notices)>;
 struct Board {
     shards: Mutex<Vec<AggStats>>,
     rows: AtomicU64,
+    /// Findings written, by rule.
+    findings: Mutex<BTreeMap<&'static str, u64>>,
+    /// Kept up to date only for a metrics listener (they cost a copy).
+    metrics: bool,
+    capture: Mutex<CaptureStats>,
+    kernel_drops: Mutex<Option<u64>>,
+    delays: Mutex<Vec<Option<Histogram<u64>>>>,
+}
+
+impl Board {
+    /// What a metrics scrape reports now.
+    fn snapshot(&self) -> Snapshot {
+        let mut agg = AggStats::default();
+        if let Ok(shards) = self.shards.lock() {
+            for s in shards.iter() {
+                agg.add(s);
+            }
+        }
+        let capture = self.capture.lock().map(|c| c.clone()).unwrap_or_default();
+        agg.home_probes += capture.home_probes;
+        let delays = self.delays.lock().ok().map(|d| {
+            let mut all = new_delay_histogram();
+            for h in d.iter().flatten() {
+                let _ = all.add(h);
+            }
+            all
+        });
+        Snapshot {
+            capture,
+            agg,
+            delays,
+            findings: self
+                .findings
+                .lock()
+                .map(|f| f.iter().map(|(k, v)| (*k, *v)).collect())
+                .unwrap_or_default(),
+            kernel_drops: self.kernel_drops.lock().ok().and_then(|d| *d),
+        }
+    }
 }
 
 /// Run the whole pipeline over `source` until it ends or `stop` is set.
@@ -116,7 +160,13 @@ pub fn run<S: FrameSource>(
     let board = Arc::new(Board {
         shards: Mutex::new(vec![AggStats::default(); shards]),
         rows: AtomicU64::new(0),
+        findings: Mutex::new(BTreeMap::new()),
+        metrics: settings.metrics.is_some(),
+        capture: Mutex::new(CaptureStats::default()),
+        kernel_drops: Mutex::new(None),
+        delays: Mutex::new(vec![None; shards]),
     });
+    let serving = AtomicBool::new(true);
     let cores = if settings.pin {
         core_affinity::get_core_ids().unwrap_or_default()
     } else {
@@ -137,6 +187,21 @@ pub fn run<S: FrameSource>(
     };
 
     std::thread::scope(|scope| {
+        if let Some(m) = &settings.metrics {
+            let (board, serving) = (&board, &serving);
+            std::thread::Builder::new()
+                .name("metrics".into())
+                .spawn_scoped(scope, move || m.0.serve(|| board.snapshot(), serving))
+                .map_err(|e| Error::System(format!("cannot start the metrics thread: {e}")))?;
+        }
+        // However the run ends, the metrics listener ends with it.
+        struct EndServing<'a>(&'a AtomicBool);
+        impl Drop for EndServing<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Relaxed);
+            }
+        }
+        let _end_serving = EndServing(&serving);
         let (to_merger, merger_rx) = bounded::<ShardReport>(256);
         let mut notice_txs = Vec::with_capacity(shards);
         // Emptied batches go back to the capture thread, which fills them
@@ -210,6 +275,13 @@ pub fn run<S: FrameSource>(
                     merge_board
                         .rows
                         .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                    if !rows.is_empty() {
+                        if let Ok(mut f) = merge_board.findings.lock() {
+                            for r in &rows {
+                                *f.entry(r.rule).or_default() += 1;
+                            }
+                        }
+                    }
                     if failed.is_none() {
                         failed = writer.write(&rows).err();
                         if failed.is_some() {
@@ -359,6 +431,11 @@ fn aggregate(
                 agg.tick(clock);
                 if let Ok(mut b) = board.shards.lock() {
                     b[shard] = agg.stats();
+                }
+                if board.metrics {
+                    if let Ok(mut d) = board.delays.lock() {
+                        d[shard] = Some(agg.delays().clone());
+                    }
                 }
                 true
             }
@@ -533,6 +610,7 @@ fn capture_loop<S: FrameSource>(
     let mut next_report = settings.stats_every.map(|d| started + d);
     let progress = settings.progress && std::io::stderr().is_terminal();
     let mut next_progress = started + Duration::from_secs(1);
+    let mut next_metrics = started;
 
     loop {
         match source.frames(BLOCK, &mut |f| cap.on_frame(f)) {
@@ -550,6 +628,10 @@ fn capture_loop<S: FrameSource>(
             break;
         }
         let now = Instant::now();
+        if board.metrics && now >= next_metrics {
+            next_metrics = now + METRICS_EVERY;
+            publish(&cap.st, board, source);
+        }
         if progress && now >= next_progress {
             next_progress = now + Duration::from_secs(1);
             let el = now - started;
@@ -569,11 +651,28 @@ fn capture_loop<S: FrameSource>(
         eprintln!();
     }
     cap.flush();
+    if board.metrics {
+        publish(&cap.st, board, source);
+    }
     let mut st = cap.st;
     // A stream cut short by the stop ends like a finished one.
     st.interrupted |= stop.load(Ordering::Relaxed);
     st.last_clock = (cap.clock != Nanos::MIN).then_some(cap.clock);
     st
+}
+
+/// How often the capture thread hands its counters to a metrics listener.
+const METRICS_EVERY: Duration = Duration::from_millis(250);
+
+/// The capture thread's counters, for a metrics scrape.
+#[cold]
+fn publish<S: FrameSource>(st: &CaptureStats, board: &Board, source: &mut S) {
+    if let Ok(mut c) = board.capture.lock() {
+        *c = st.clone();
+    }
+    if let Ok(mut d) = board.kernel_drops.lock() {
+        *d = source.kernel_drops();
+    }
 }
 
 /// One line of statistics during a long live run.

@@ -3,6 +3,7 @@
 //! real scanners. Needs root, as CI has; without it these tests fail, they
 //! do not skip.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -522,4 +523,105 @@ fn live_capture_stops_when_its_output_fails() {
         last.starts_with("picket: error: cannot write output"),
         "{err}"
     );
+}
+
+/// The value of the sample `name` (with its labels, as written) in a
+/// Prometheus text exposition.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn live_metrics_pass_promtool_and_count_the_scan() {
+    root();
+    let lab = Lab::new("m");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rows.json");
+    let picket = lab.picket(&out, &["--metrics-listen", "127.0.0.1:9464"]);
+    let watch = Watcher::new(out.clone());
+    lab.scan(&[
+        "nmap",
+        "-n",
+        "-Pn",
+        "-sS",
+        "-p",
+        "1-100",
+        "--max-retries",
+        "0",
+        "192.0.2.10",
+    ]);
+    watch.wait_for("early", "203.0.113.10", Duration::from_secs(15));
+    // Scrape from inside the sensor's namespace, as a local Prometheus would.
+    let scrape = |path: &str| {
+        lab.in_ns(
+            &lab.target,
+            &[
+                "curl",
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                &format!("http://127.0.0.1:9464{path}"),
+            ],
+        )
+        .output()
+        .unwrap()
+    };
+    // Statistics reach the listener on the aggregators' next tick.
+    std::thread::sleep(Duration::from_millis(500));
+    let got = scrape("/metrics");
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let got = String::from_utf8(got.stdout).unwrap();
+    let (text, code) = got.rsplit_once('\n').unwrap();
+    assert_eq!(code, "200");
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package)");
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let verdict = check.wait_with_output().unwrap();
+    assert!(
+        verdict.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&verdict.stdout),
+        String::from_utf8_lossy(&verdict.stderr)
+    );
+    // What it says is what happened: 100 probes, each rejected by a RST.
+    assert!(metric(text, "picket_packets_total") >= 200.0, "{text}");
+    assert!(
+        metric(text, "picket_attempts_total{outcome=\"rejected\"}") >= 100.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(text, "picket_findings_total{rule=\"early\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(metric(text, "picket_kernel_drops_total"), 0.0, "{text}");
+    // Nothing accepted the probes: an answer-delay histogram, empty.
+    assert_eq!(
+        metric(text, "picket_answer_delay_seconds_count"),
+        0.0,
+        "{text}"
+    );
+    let other = String::from_utf8(scrape("/").stdout).unwrap();
+    assert!(other.ends_with("\n404"), "{other}");
+    let (rows, err, _) = stop(picket, &out);
+    assert_eq!(count_rule(&rows, "seed"), 1, "{rows:#?}\n{err}");
 }
