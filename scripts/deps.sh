@@ -9,6 +9,8 @@ if [ "${1:-}" = "--test" ]; then
     # The metrics test checks what picket serves with promtool, fetched
     # with curl inside the test's namespace.
     pkgs+=(prometheus curl)
+    # The Sigma test installs sigma-cli with pip in a virtual environment.
+    pkgs+=(python3 python3-venv)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
