@@ -76,6 +76,14 @@ pub enum Command {
         /// Print a statistics line to stderr this often (0 turns it off).
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         stats_interval: u64,
+        /// Once the interface is open (and the output and metrics
+        /// listener), run as this user, with no root and no capabilities
+        /// left, as `tcpdump -Z` does.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// The group to run as with --user (default: the user's own).
+        #[arg(long, value_name = "NAME", requires = "user")]
+        group: Option<String>,
         #[command(flatten)]
         common: Common,
     },

@@ -19,6 +19,7 @@ pub mod merge;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;
+pub mod privileges;
 pub mod rules;
 pub mod shard;
 pub mod signals;

@@ -67,6 +67,14 @@ fn run(cli: Cli) -> Result<i32, Error> {
     };
     // The command line first: a usage error should not wait for an input.
     let mut settings = common.settings()?;
+    let run_as = match &cli.command {
+        Command::Live {
+            user: Some(user),
+            group,
+            ..
+        } => Some(picket::privileges::lookup(user, group.as_deref())?),
+        _ => None,
+    };
     match &live {
         Some((_, every)) => settings.stats_every = *every,
         None => settings.progress = true,
@@ -115,6 +123,15 @@ fn run(cli: Cli) -> Result<i32, Error> {
             opts.snaplen,
             opts.filter.as_deref().map_or("none".into(), |f| format!("{f:?}")),
             common.format.name(),
+        );
+    }
+    if let Some(who) = &run_as {
+        // Everything that needs root is open: the interface, the output
+        // file, the metrics listener.
+        picket::privileges::drop_to(who)?;
+        eprintln!(
+            "picket: running as {} (uid {}, gid {})",
+            who.name, who.uid, who.gid
         );
     }
     let writer = RowWriter::new(out, common.format, precision);

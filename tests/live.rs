@@ -625,3 +625,60 @@ fn live_metrics_pass_promtool_and_count_the_scan() {
     let (rows, err, _) = stop(picket, &out);
     assert_eq!(count_rule(&rows, "seed"), 1, "{rows:#?}\n{err}");
 }
+
+/// A field of /proc/PID/status, its values split on whitespace.
+fn proc_status(pid: u32, field: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn live_capture_drops_root_after_opening_the_interface() {
+    root();
+    let lab = Lab::new("u");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rows.json");
+    let picket = lab.picket(&out, &["--user", "nobody"]);
+    // `ip netns exec` execs picket: the child is picket itself.
+    let pid = picket.id();
+    assert!(
+        std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .unwrap()
+            .contains("picket"),
+        "not picket's pid"
+    );
+    let nobody = ["65534"; 4].map(String::from).to_vec();
+    assert_eq!(
+        proc_status(pid, "Uid"),
+        nobody,
+        "real, effective, saved, fs uid"
+    );
+    assert_eq!(proc_status(pid, "Gid"), nobody);
+    assert_eq!(proc_status(pid, "Groups"), vec!["65534".to_string()]);
+    for caps in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(proc_status(pid, caps), vec!["0000000000000000"], "{caps}");
+    }
+    // The capture opened as root goes on: a scan after the drop is seen.
+    lab.scan(&[
+        "nmap",
+        "-n",
+        "-Pn",
+        "-sS",
+        "-p",
+        "1-100",
+        "--max-retries",
+        "0",
+        "192.0.2.10",
+    ]);
+    let (rows, err, _) = stop(picket, &out);
+    assert!(
+        err.contains("picket: running as nobody (uid 65534"),
+        "{err}"
+    );
+    assert_eq!(count_rule(&rows, "seed"), 1, "{rows:#?}\n{err}");
+}
