@@ -11,6 +11,8 @@ if [ "${1:-}" = "--test" ]; then
     pkgs+=(prometheus curl)
     # The Sigma test installs sigma-cli with pip in a virtual environment.
     pkgs+=(python3 python3-venv)
+    # What reads the shipped files: the man page, the unit, logrotate's.
+    pkgs+=(man-db systemd logrotate)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

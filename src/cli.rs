@@ -56,6 +56,13 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Write shell completions or the man page to standard output, e.g.
+    /// `picket generate bash > /etc/bash_completion.d/picket`,
+    /// `picket generate man > picket.1`.
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+    },
     /// Capture on a network interface (span port, tap) until Ctrl-C or SIGTERM.
     Live {
         /// Interface name, e.g. eth0.
@@ -87,6 +94,39 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// What `picket generate` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generated {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+    /// The man page (roff).
+    Man,
+}
+
+impl Generated {
+    /// Write it for `cmd` (picket's own command line).
+    pub fn write(
+        self,
+        mut cmd: clap::Command,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        use clap_complete::Shell;
+        let shell = match self {
+            Generated::Man => return clap_mangen::Man::new(cmd).render(out),
+            Generated::Bash => Shell::Bash,
+            Generated::Zsh => Shell::Zsh,
+            Generated::Fish => Shell::Fish,
+            Generated::Elvish => Shell::Elvish,
+            Generated::Powershell => Shell::PowerShell,
+        };
+        clap_complete::generate(shell, &mut cmd, "picket", out);
+        Ok(())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -328,7 +368,7 @@ impl Command {
                 },
                 (*stats_interval > 0).then(|| Duration::from_secs(*stats_interval)),
             )),
-            Command::Replay { .. } => None,
+            Command::Replay { .. } | Command::Generate { .. } => None,
         }
     }
 }

@@ -64,7 +64,16 @@ fn run(cli: Cli) -> Result<i32, Error> {
     let live = cli.command.live_options();
     let common: &Common = match &cli.command {
         Command::Replay { common, .. } | Command::Live { common, .. } => common,
+        Command::Generate { what } => {
+            use clap::CommandFactory;
+            let mut out = io::stdout().lock();
+            what.write(Cli::command(), &mut out)
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::Output(e.to_string()))?;
+            return Ok(exit::OK);
+        }
     };
+    // From here on a capture runs.
     // The command line first: a usage error should not wait for an input.
     let mut settings = common.settings()?;
     let run_as = match &cli.command {
@@ -94,6 +103,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             let cap = LiveCapture::open(iface, opts, Arc::clone(&stop))?;
             (Source::Live(cap), Precision::Micro)
         }
+        Command::Generate { .. } => return Ok(exit::OK),
     };
     let out: Box<dyn Write + Send> = match &common.output {
         Some(path) => Box::new(
