@@ -13,6 +13,8 @@ if [ "${1:-}" = "--test" ]; then
     pkgs+=(python3 python3-venv)
     # What reads the shipped files: the man page, the unit, logrotate's.
     pkgs+=(man-db systemd logrotate)
+    # The syslog test sends findings to a real rsyslog it starts itself.
+    pkgs+=(rsyslog)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -141,6 +141,12 @@ pub struct Common {
     /// Empty --output FILE first instead of appending to it.
     #[arg(long, requires = "output")]
     pub truncate: bool,
+    /// Also send every finding to a syslog collector: udp://HOST:PORT, or
+    /// tcp://HOST:PORT (RFC 6587 octet counting); RFC 5424 messages
+    /// carrying the --format line (JSON for table), facility local0. Held
+    /// in a bounded buffer while the collector is down.
+    #[arg(long, value_name = "URL")]
+    pub syslog: Option<crate::output::syslog::Target>,
     /// Serve Prometheus metrics on ADDR (such as 127.0.0.1:9464) at
     /// /metrics while the run lasts: packets, drops, attempts by outcome,
     /// findings by rule, table sizes, evictions, answer delays.

@@ -144,7 +144,12 @@ fn run(cli: Cli) -> Result<i32, Error> {
             who.name, who.uid, who.gid
         );
     }
-    let writer = RowWriter::new(out, common.format, precision);
+    let mut writer = RowWriter::new(out, common.format, precision);
+    if let Some(target) = &common.syslog {
+        let sink = picket::output::syslog::SyslogSink::start(target)
+            .map_err(|e| Error::System(format!("cannot start the syslog sender: {e}")))?;
+        writer = writer.with_syslog(sink);
+    }
     // One pipeline per source type, so each reader inlines into its loop.
     let report = match &mut source {
         Source::Files(s) => pipeline::run(s, &settings, writer, &stop)?,

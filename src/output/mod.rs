@@ -6,6 +6,7 @@ mod eve;
 mod file;
 mod json;
 mod leef;
+pub mod syslog;
 mod table;
 
 use std::io::{self, Write};
@@ -47,6 +48,25 @@ pub struct RowWriter {
     format: Format,
     precision: Precision,
     table: table::Table,
+    /// Every finding also goes to a syslog collector.
+    syslog: Option<syslog::SyslogSink>,
+}
+
+/// Write one finding in `format`.
+fn write_one(
+    format: Format,
+    table: &mut table::Table,
+    out: &mut dyn Write,
+    f: &Finding,
+    precision: Precision,
+) -> io::Result<()> {
+    match format {
+        Format::Json => json::write(out, f, precision),
+        Format::Table => table.write(out, f),
+        Format::Cef => cef::write(out, f, precision),
+        Format::Leef => leef::write(out, f, precision),
+        Format::Eve => eve::write(out, f, precision),
+    }
 }
 
 impl RowWriter {
@@ -56,17 +76,37 @@ impl RowWriter {
             format,
             precision,
             table: table::Table::default(),
+            syslog: None,
         }
+    }
+
+    /// Send every finding to a syslog collector too.
+    pub fn with_syslog(mut self, sink: syslog::SyslogSink) -> Self {
+        self.syslog = Some(sink);
+        self
     }
 
     pub fn write(&mut self, findings: &[Finding]) -> io::Result<()> {
         for f in findings {
-            match self.format {
-                Format::Json => json::write(&mut self.out, f, self.precision)?,
-                Format::Table => self.table.write(&mut self.out, f)?,
-                Format::Cef => cef::write(&mut self.out, f, self.precision)?,
-                Format::Leef => leef::write(&mut self.out, f, self.precision)?,
-                Format::Eve => eve::write(&mut self.out, f, self.precision)?,
+            write_one(
+                self.format,
+                &mut self.table,
+                &mut self.out,
+                f,
+                self.precision,
+            )?;
+            if let Some(sink) = &mut self.syslog {
+                // A table has no meaning line by line: JSON instead.
+                let format = match self.format {
+                    Format::Table => Format::Json,
+                    other => other,
+                };
+                let mut body = Vec::with_capacity(512);
+                write_one(format, &mut self.table, &mut body, f, self.precision)?;
+                while body.last() == Some(&b'\n') {
+                    body.pop();
+                }
+                sink.send(syslog::priority(f.high_risk()), f.rule, &body);
             }
         }
         // Flushed after every batch, empty or not: a watcher sees each

@@ -248,3 +248,17 @@ pub fn settings(threads: usize) -> Settings {
         ..Settings::default()
     }
 }
+
+/// A port scan from `src` rejected by RSTs at `t`, then a quiet packet two
+/// seconds later: the capture clock passes the early alert and every
+/// aggregator is told so (a tick a second of capture time).
+pub fn rejected_scan(src: &str, t: Nanos) -> Vec<(Nanos, Vec<u8>)> {
+    let mut pk = Vec::new();
+    for p in 1..=12u16 {
+        let at = t + Nanos::from(p) * MS;
+        pk.push((at, tcp(src, "192.0.2.1", 40000, p, "S")));
+        pk.push((at + MS / 2, tcp("192.0.2.1", src, p, 40000, "RA")));
+    }
+    pk.push((t + 2 * SEC, udp("192.0.2.50", "192.0.2.51", 5000, 5001)));
+    ethernet_records(&pk)
+}
