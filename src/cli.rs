@@ -56,6 +56,12 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Check a --config file: every key an option, every value one it
+    /// takes (exit 0), or the first fault with its line (exit 2).
+    CheckConfig {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Write shell completions or the man page to standard output, e.g.
     /// `picket generate bash > /etc/bash_completion.d/picket`,
     /// `picket generate man > picket.1`.
@@ -131,6 +137,12 @@ impl Generated {
 
 #[derive(Args, Debug)]
 pub struct Common {
+    /// Take options from a TOML file whose keys are these long options
+    /// without the dashes (`threads = 4`, `home = ["10.0.0.0/8"]`,
+    /// `quiet = true`); options given here win. `picket check-config FILE`
+    /// checks one.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
@@ -374,7 +386,7 @@ impl Command {
                 },
                 (*stats_interval > 0).then(|| Duration::from_secs(*stats_interval)),
             )),
-            Command::Replay { .. } | Command::Generate { .. } => None,
+            Command::Replay { .. } | Command::Generate { .. } | Command::CheckConfig { .. } => None,
         }
     }
 }

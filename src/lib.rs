@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod decode;
 pub mod error;
 pub mod event;

@@ -1,6 +1,7 @@
 //! The `picket` binary: parse the command line, run the pipeline, report.
 
 use std::io::{self, BufWriter, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -19,7 +20,17 @@ use picket::time::Precision;
 static ALLOC: picket::hugepages::HugePageHint = picket::hugepages::HugePageHint;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<String> = std::env::args().collect();
+    let cli = match picket::config_file::find_config(&argv) {
+        None => Cli::parse_from(&argv),
+        Some(file) => match with_config(&argv, Path::new(&file)) {
+            Ok(cli) => cli,
+            Err(e) => {
+                eprintln!("picket: error: {e}");
+                return ExitCode::from(e.exit_code() as u8);
+            }
+        },
+    };
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
@@ -27,6 +38,41 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// The command line with `--config FILE`'s options put in (the command
+/// line's own win).
+fn with_config(argv: &[String], file: &Path) -> Result<Cli, Error> {
+    use clap::CommandFactory;
+    use picket::config_file;
+    let root = Cli::command();
+    let matches = root
+        .clone()
+        .try_get_matches_from(argv)
+        .unwrap_or_else(|e| e.exit());
+    let Some((sub, sub_matches)) = matches.subcommand() else {
+        return Ok(Cli::parse_from(argv));
+    };
+    let entries = config_file::read(file)?;
+    // Keys of the other command (a sensor's `filter` in a replay) are
+    // checked, then left out.
+    let subs = ["replay", "live"];
+    let mut taken = config_file::check(file, &entries, &root, &subs)?;
+    let mine = subs
+        .iter()
+        .position(|s| *s == sub)
+        .map(|i| taken.swap_remove(i));
+    let cmd = root.find_subcommand(sub).expect("the subcommand parsed");
+    let given: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| {
+            sub_matches.value_source(a.get_id().as_str())
+                == Some(clap::parser::ValueSource::CommandLine)
+        })
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    let merged = config_file::merge(argv, sub, &mine.unwrap_or_default(), &given);
+    Ok(Cli::try_parse_from(merged).unwrap_or_else(|e| e.exit()))
 }
 
 /// Started with descriptor 1 closed (`>&-`)? Rust's runtime reopens a
@@ -62,8 +108,16 @@ fn run(cli: Cli) -> Result<i32, Error> {
         .map_err(|e| Error::System(format!("cannot install signal handlers: {e}")))?;
     let stop = Arc::clone(&signals.stop);
     let live = cli.command.live_options();
+    if let Command::CheckConfig { file } = &cli.command {
+        use clap::CommandFactory;
+        let entries = picket::config_file::read(file)?;
+        picket::config_file::check(file, &entries, &Cli::command(), &["replay", "live"])?;
+        println!("{}: {} keys, all valid", file.display(), entries.len());
+        return Ok(exit::OK);
+    }
     let common: &Common = match &cli.command {
         Command::Replay { common, .. } | Command::Live { common, .. } => common,
+        Command::CheckConfig { .. } => return Ok(exit::OK),
         Command::Generate { what } => {
             use clap::CommandFactory;
             let mut out = io::stdout().lock();
@@ -103,7 +157,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             let cap = LiveCapture::open(iface, opts, Arc::clone(&stop))?;
             (Source::Live(cap), Precision::Micro)
         }
-        Command::Generate { .. } => return Ok(exit::OK),
+        Command::Generate { .. } | Command::CheckConfig { .. } => return Ok(exit::OK),
     };
     let out: Box<dyn Write + Send> = match &common.output {
         Some(path) => Box::new(

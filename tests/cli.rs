@@ -1178,3 +1178,60 @@ fn sighup_reopens_the_output_file_and_capture_goes_on() {
         }
     }
 }
+
+#[test]
+fn a_config_file_sets_options_and_the_command_line_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = write(
+        dir.path(),
+        "scan.pcap",
+        &pcap_bytes(1, false, &scan_capture()),
+    );
+    let conf = write(
+        dir.path(),
+        "picket.toml",
+        b"# a sensor's settings\nformat = \"table\"\nthreads = 1\nallow = [\"198.51.100.0/24\"]\nfilter = \"not port 22\"  # live only: left out of a replay\nquiet = true\n",
+    );
+    let (pcap, conf) = (pcap.to_str().unwrap(), conf.to_str().unwrap());
+    let from_file = picket(&["replay", "--config", conf, pcap]);
+    assert_ok(&from_file);
+    let text = String::from_utf8_lossy(&from_file.stdout);
+    assert!(text.starts_with("BIN "), "the file's format: {text}");
+    assert!(from_file.stderr.is_empty(), "quiet = true");
+    // Given on the command line too: the command line's wins.
+    let json = picket(&["replay", "--config", conf, "--format", "json", pcap]);
+    assert_ok(&json);
+    assert_eq!(json.stdout, picket(&["replay", "-q", pcap]).stdout);
+    let ok = picket(&["check-config", conf]);
+    assert_ok(&ok);
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("5 keys, all valid"));
+    // Faults name the file, the line and the key; exit 2.
+    for (body, needle) in [
+        (
+            &b"threads = 1\n\nthreadz = 2\n"[..],
+            ":3: unknown key \"threadz\"",
+        ),
+        (b"threads = \"many\"\n", ":1: threads: invalid value 'many'"),
+        (b"format = \"xml\"\n", ":1: format: invalid value 'xml'"),
+        (
+            b"home = [1.5]\n",
+            ":1: home: a list may hold strings and numbers only",
+        ),
+        (b"threads = [1\n", ":2: invalid array"),
+    ] {
+        let bad = write(dir.path(), "bad.toml", body);
+        for args in [
+            vec!["replay", "--config", bad.to_str().unwrap(), pcap],
+            vec!["check-config", bad.to_str().unwrap()],
+        ] {
+            let out = picket(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains(needle) && err.lines().count() == 1,
+                "{needle}: {err}"
+            );
+            assert!(err.contains("bad.toml"), "{err}");
+        }
+    }
+}
