@@ -159,6 +159,11 @@ pub struct Common {
     /// in a bounded buffer while the collector is down.
     #[arg(long, value_name = "URL")]
     pub syslog: Option<crate::output::syslog::Target>,
+    /// This sensor's name in every finding of the SIEM formats (CEF
+    /// dvchost, LEEF Sensor, EVE host; default: the host name), with the
+    /// interface or files read; given, JSON rows carry Sensor and Input too.
+    #[arg(long, value_name = "NAME")]
+    pub sensor: Option<String>,
     /// Serve Prometheus metrics on ADDR (such as 127.0.0.1:9464) at
     /// /metrics while the run lasts: packets, drops, attempts by outcome,
     /// findings by rule, table sizes, evictions, answer delays.

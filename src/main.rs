@@ -11,7 +11,7 @@ use picket::capture::file::FileSet;
 use picket::capture::live::LiveCapture;
 use picket::cli::{Cli, Command, Common};
 use picket::error::{exit, Error};
-use picket::output::{OutputFile, RowWriter};
+use picket::output::{Identity, OutputFile, RowWriter};
 use picket::pipeline;
 use picket::time::Precision;
 
@@ -198,7 +198,24 @@ fn run(cli: Cli) -> Result<i32, Error> {
             who.name, who.uid, who.gid
         );
     }
-    let mut writer = RowWriter::new(out, common.format, precision);
+    let identity = Identity {
+        sensor: common
+            .sensor
+            .clone()
+            .unwrap_or_else(picket::output::host_name),
+        input: match &cli.command {
+            Command::Live { iface, .. } => iface.clone(),
+            Command::Replay { files, .. } => files
+                .iter()
+                .map(|f| if f == "-" { "<stdin>" } else { f.as_str() })
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => String::new(),
+        },
+        live: live.is_some(),
+        in_json: common.sensor.is_some(),
+    };
+    let mut writer = RowWriter::new(out, common.format, precision).with_identity(identity);
     if let Some(target) = &common.syslog {
         let sink = picket::output::syslog::SyslogSink::start(target)
             .map_err(|e| Error::System(format!("cannot start the syslog sender: {e}")))?;

@@ -301,3 +301,63 @@ fn eve_alerts_look_like_suricatas_and_carry_the_json_rows() {
     assert_eq!(distinct.len(), sids.len(), "rules share a number: {sids:?}");
     assert!(sids.len() >= 4, "{sids:?}");
 }
+
+#[test]
+fn findings_name_the_sensor_and_the_input() {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pcaps/masscan-sweep.pcap");
+    let path = file.to_str().unwrap().to_string();
+    let run = |args: &[&str]| -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_picket"))
+            .args(["replay", "-q"])
+            .args(args)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let named = ["--sensor", "tap-1"];
+    for line in run(&[&named[..], &["--format", "cef"]].concat()) {
+        let x = cef_extension(cef_header(&line).1);
+        assert_eq!(
+            (x["dvchost"].as_str(), x["cs5"].as_str()),
+            ("tap-1", path.as_str())
+        );
+        assert_eq!(x["cs5Label"], "Input");
+    }
+    for line in run(&[&named[..], &["--format", "leef"]].concat()) {
+        assert!(
+            line.contains("\tSensor=tap-1\t") && line.contains(&format!("\tInput={path}")),
+            "{line}"
+        );
+    }
+    for line in run(&[&named[..], &["--format", "eve"]].concat()) {
+        let e: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            (&e["host"], &e["input"]),
+            (&Value::from("tap-1"), &Value::from(path.clone()))
+        );
+    }
+    let json = run(&named);
+    assert!(!json.is_empty());
+    for line in &json {
+        let row: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (&row["Sensor"], &row["Input"]),
+            (&Value::from("tap-1"), &Value::from(path.clone()))
+        );
+    }
+    // Unnamed, a JSON row is the contract's columns and Rule alone; the
+    // SIEM formats name the host.
+    for line in run(&[]) {
+        assert!(!line.contains("\"Sensor\""), "{line}");
+    }
+    for line in run(&["--format", "cef"]) {
+        let x = cef_extension(cef_header(&line).1);
+        assert!(!x["dvchost"].is_empty() && x["dvchost"] != "tap-1");
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use super::plain;
+use super::{plain, Identity};
 use crate::finding::Finding;
 use crate::time::{Nanos, Precision};
 
@@ -78,7 +78,12 @@ fn millis(t: Nanos) -> i64 {
     t.div_euclid(1_000_000)
 }
 
-pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Result<()> {
+pub fn write(
+    out: &mut dyn Write,
+    f: &Finding,
+    precision: Precision,
+    id: &Identity,
+) -> io::Result<()> {
     let mut line = format!(
         "CEF:0|{}|{}|{}|{}|{}|{}|",
         header(crate::rules::seed::DEVICE_VENDOR),
@@ -108,6 +113,12 @@ pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Resu
         put("dpt", p.to_string());
     }
     put("cat", "Reconnaissance".into());
+    put("dvchost", id.sensor.clone());
+    if id.live {
+        put("deviceInboundInterface", id.input.clone());
+    }
+    put("cs5", id.input.clone());
+    put("cs5Label", "Input".into());
     put("cs1", f.rule.into());
     put("cs1Label", "Rule".into());
     if let Some(t) = f.detected_at {

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use serde::ser::{SerializeMap, Serializer};
 
-use super::json;
+use super::{json, Identity};
 use crate::finding::Finding;
 use crate::rules;
 use crate::time::{rfc3339, Nanos, Precision};
@@ -71,11 +71,22 @@ impl serde::Serialize for Columns<'_> {
     }
 }
 
-pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Result<()> {
+pub fn write(
+    out: &mut dyn Write,
+    f: &Finding,
+    precision: Precision,
+    id: &Identity,
+) -> io::Result<()> {
     let mut ser = serde_json::Serializer::new(&mut *out);
     let mut m = ser.serialize_map(None)?;
     m.serialize_entry("timestamp", &timestamp(f.event_time()))?;
     m.serialize_entry("event_type", "alert")?;
+    m.serialize_entry("host", &id.sensor)?;
+    if id.live {
+        m.serialize_entry("in_iface", &id.input)?;
+    } else {
+        m.serialize_entry("input", &id.input)?;
+    }
     m.serialize_entry("src_ip", &f.source.to_string())?;
     if let Some(p) = f.single_port() {
         m.serialize_entry("dest_port", &p)?;

@@ -5,13 +5,23 @@ use std::io::{self, Write};
 
 use serde::ser::{SerializeMap, Serializer};
 
+use super::Identity;
 use crate::finding::{Finding, Value};
 use crate::time::{rfc3339, rfc3339_window, Precision};
 
-pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Result<()> {
+pub fn write(
+    out: &mut dyn Write,
+    f: &Finding,
+    precision: Precision,
+    id: &Identity,
+) -> io::Result<()> {
     let mut ser = serde_json::Serializer::new(&mut *out);
     let mut map = ser.serialize_map(Some(f.fields.len() + 1))?;
     columns(&mut map, f, precision)?;
+    if id.in_json {
+        map.serialize_entry("Sensor", &id.sensor)?;
+        map.serialize_entry("Input", &id.input)?;
+    }
     map.end()?;
     out.write_all(b"\n")
 }

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use super::plain;
+use super::{plain, Identity};
 use crate::finding::Finding;
 use crate::time::{rfc3339, Nanos, Precision};
 
@@ -40,7 +40,12 @@ fn millisecond_time(t: Nanos) -> String {
     format!("{}.{ms:03}Z", whole.trim_end_matches('Z'))
 }
 
-pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Result<()> {
+pub fn write(
+    out: &mut dyn Write,
+    f: &Finding,
+    precision: Precision,
+    id: &Identity,
+) -> io::Result<()> {
     let mut line = format!(
         "LEEF:2.0|{}|{}|{}|{}|x09|",
         header(crate::rules::seed::DEVICE_VENDOR),
@@ -57,6 +62,8 @@ pub fn write(out: &mut dyn Write, f: &Finding, precision: Precision) -> io::Resu
         ("sev".into(), risk_score(f).to_string()),
         ("RiskScore".into(), risk_score(f).to_string()),
         ("Rule".into(), f.rule.into()),
+        ("Sensor".into(), id.sensor.clone()),
+        ("Input".into(), id.input.clone()),
     ];
     if let Some(p) = f.single_port() {
         attrs.push(("dstPort".into(), p.to_string()));

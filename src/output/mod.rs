@@ -50,6 +50,22 @@ pub struct RowWriter {
     table: table::Table,
     /// Every finding also goes to a syslog collector.
     syslog: Option<syslog::SyslogSink>,
+    identity: Identity,
+}
+
+/// Which sensor wrote a finding, from which input: so findings of several
+/// sensors stay apart in one SIEM.
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    /// `--sensor`, or the host name.
+    pub sensor: String,
+    /// The interface, or the files replayed.
+    pub input: String,
+    /// The input is a live interface.
+    pub live: bool,
+    /// Also in JSON rows (only when `--sensor` was given: a JSON row is
+    /// otherwise exactly the seed contract's columns and `Rule`).
+    pub in_json: bool,
 }
 
 /// Write one finding in `format`.
@@ -59,13 +75,14 @@ fn write_one(
     out: &mut dyn Write,
     f: &Finding,
     precision: Precision,
+    id: &Identity,
 ) -> io::Result<()> {
     match format {
-        Format::Json => json::write(out, f, precision),
+        Format::Json => json::write(out, f, precision, id),
         Format::Table => table.write(out, f),
-        Format::Cef => cef::write(out, f, precision),
-        Format::Leef => leef::write(out, f, precision),
-        Format::Eve => eve::write(out, f, precision),
+        Format::Cef => cef::write(out, f, precision, id),
+        Format::Leef => leef::write(out, f, precision, id),
+        Format::Eve => eve::write(out, f, precision, id),
     }
 }
 
@@ -77,7 +94,14 @@ impl RowWriter {
             precision,
             table: table::Table::default(),
             syslog: None,
+            identity: Identity::default(),
         }
+    }
+
+    /// Name the sensor and input in the findings.
+    pub fn with_identity(mut self, id: Identity) -> Self {
+        self.identity = id;
+        self
     }
 
     /// Send every finding to a syslog collector too.
@@ -94,6 +118,7 @@ impl RowWriter {
                 &mut self.out,
                 f,
                 self.precision,
+                &self.identity,
             )?;
             if let Some(sink) = &mut self.syslog {
                 // A table has no meaning line by line: JSON instead.
@@ -102,7 +127,14 @@ impl RowWriter {
                     other => other,
                 };
                 let mut body = Vec::with_capacity(512);
-                write_one(format, &mut self.table, &mut body, f, self.precision)?;
+                write_one(
+                    format,
+                    &mut self.table,
+                    &mut body,
+                    f,
+                    self.precision,
+                    &self.identity,
+                )?;
                 while body.last() == Some(&b'\n') {
                     body.pop();
                 }
@@ -135,5 +167,17 @@ fn plain(v: &Value, precision: Precision) -> String {
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join(","),
+    }
+}
+
+/// This machine's name (`-` if it has none that fits a syslog header).
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into `buf`.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(h) if ok && !h.is_empty() && !h.contains(' ') => h.to_string(),
+        _ => "-".to_string(),
     }
 }

@@ -94,7 +94,7 @@ impl SyslogSink {
             closing,
             sender: Some(sender),
             target: format!("{:?}://{}", target.transport, target.host).to_lowercase(),
-            hostname: hostname(),
+            hostname: super::host_name(),
             pid: std::process::id(),
         })
     }
@@ -145,17 +145,6 @@ impl Drop for SyslogSink {
         if self.tx.is_some() {
             self.finish();
         }
-    }
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `len` bytes into `buf`.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    match std::str::from_utf8(&buf[..end]) {
-        Ok(h) if ok && !h.is_empty() && !h.contains(' ') => h.to_string(),
-        _ => "-".to_string(),
     }
 }
 
