@@ -30,6 +30,8 @@ impl Rsyslog {
             r#"global(workDirectory="{dir}")
 module(load="imtcp")
 input(type="imtcp" address="127.0.0.1" port="{port}")
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="{port}")
 template(name="finding" type="string" string="%msgid% %msg%\n")
 *.* action(type="omfile" file="{dir}/received.log" template="finding")
 "#,
@@ -158,4 +160,44 @@ fn findings_reach_rsyslog_once_across_a_restart() {
         );
     }
     assert_eq!(received.lines().count(), 4, "{received}");
+}
+
+#[test]
+fn findings_reach_rsyslog_over_udp() {
+    let dir = tempfile::tempdir().unwrap();
+    let rsyslog = Rsyslog::new(dir.path());
+    let capture = write_capture(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(["replay", "-q", "--format", "cef", "--syslog"])
+        .arg(format!("udp://127.0.0.1:{}", rsyslog.port))
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(written.lines().count(), 4, "{written}");
+    let last = written.lines().last().unwrap();
+    rsyslog.wait_for(last);
+    let received = rsyslog.received();
+    for line in written.lines() {
+        // MSGID is the rule, the CEF line's Signature ID.
+        let rule = line.split('|').nth(4).unwrap();
+        assert!(
+            received.lines().any(|l| l == format!("{rule} {line}")),
+            "{line}\n{received}"
+        );
+    }
+}
+
+/// Both scans of the TCP test in one capture file.
+fn write_capture(dir: &Path) -> PathBuf {
+    let mut records = rejected_scan("203.0.113.7", T0 + 10 * SEC);
+    records.extend(rejected_scan("203.0.113.8", T0 + 20 * SEC));
+    let path = dir.join("scans.pcap");
+    std::fs::write(&path, pcap_bytes(1, false, &records)).unwrap();
+    path
 }
