@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Macro benchmark: replay throughput side by side with tcpdump.
 #
-#   benches/macro.sh [PACKETS] [WORKLOAD...]     (defaults: 10000000, syn span flood)
+#   benches/macro.sh [PACKETS] [WORKLOAD...]
+#       (defaults: 10000000, syn span flood unanswered span-external)
 #
 # Writes each deterministic workload with picket-gen (once, kept in
 # $TMPDIR), then in one run replays it through
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 packets=${1:-10000000}
 shift || true
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(syn span flood)
+[ ${#workloads[@]} -gt 0 ] || workloads=(syn span flood unanswered span-external)
 tmp=${TMPDIR:-/tmp}
 cargo build --release --quiet
 command -v tcpdump >/dev/null || { echo "tcpdump is needed (apt-get install tcpdump)" >&2; exit 2; }

@@ -8,6 +8,11 @@
 //!   (clients and a few scanners), 5% answers.
 //! - `flood`: SYNs from random spoofed sources, about one new source per
 //!   packet, with 4 heavy scanners mixed in (one probe in 1000 each).
+//! - `unanswered`: what a perimeter sees of scanning: SYN probes from
+//!   ~2000 external sources at 370 k probes per second of capture time,
+//!   none answered (pending attempts outgrow the default cap).
+//! - `span-external`: `span`'s established segments (85%, 96-byte snap
+//!   length), with 10% SYNs from ~2000 external sources, none answered.
 
 use std::net::Ipv4Addr;
 
@@ -19,6 +24,8 @@ enum Workload {
     Syn,
     Span,
     Flood,
+    Unanswered,
+    SpanExternal,
 }
 
 #[derive(Parser)]
@@ -108,6 +115,25 @@ impl Recent {
     }
 }
 
+/// A segment of one of 2000 established flows between inside clients and
+/// outside servers, of a realistic size.
+fn established(r: u64, buf: &mut Vec<u8>) {
+    let flow = (r >> 8) % 2000;
+    let client = Ipv4Addr::new(10, 1, (flow >> 8) as u8, flow as u8);
+    let server = external(flow * 7 + 3);
+    let cport = 30000 + flow as u16;
+    let size = match (r >> 20) % 10 {
+        0..=3 => 0,
+        4..=7 => 1448,
+        _ => 100 + ((r >> 32) % 1300) as usize,
+    };
+    if (r >> 40) & 1 == 0 {
+        segment(client, server, cport, 443, ACK | PSH, size, buf);
+    } else {
+        segment(server, client, 443, cport, ACK | PSH, size, buf);
+    }
+}
+
 fn external(n: u64) -> Ipv4Addr {
     Ipv4Addr::new(198, 18 + ((n >> 16) & 1) as u8, (n >> 8) as u8, n as u8)
 }
@@ -122,7 +148,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start_us: i64 = 1_795_550_400 * 1_000_000;
     for i in 0..args.packets {
         let r = rng.next();
-        let ts_us = start_us + (i as i64 * 2) / 3;
+        let ts_us = start_us
+            + match args.workload {
+                // 370 k packets per second.
+                Workload::Unanswered => (i as i64 * 100) / 37,
+                // 1.5 M packets per second.
+                _ => (i as i64 * 2) / 3,
+            };
         let mut snaplen = usize::MAX;
         match args.workload {
             Workload::Syn => {
@@ -149,21 +181,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 snaplen = 96;
                 let pick = r % 100;
                 if pick < 85 {
-                    // 2000 established flows between inside clients and outside servers.
-                    let flow = (r >> 8) % 2000;
-                    let client = Ipv4Addr::new(10, 1, (flow >> 8) as u8, flow as u8);
-                    let server = external(flow * 7 + 3);
-                    let cport = 30000 + flow as u16;
-                    let size = match (r >> 20) % 10 {
-                        0..=3 => 0,
-                        4..=7 => 1448,
-                        _ => 100 + ((r >> 32) % 1300) as usize,
-                    };
-                    if (r >> 40) & 1 == 0 {
-                        segment(client, server, cport, 443, ACK | PSH, size, &mut buf);
-                    } else {
-                        segment(server, client, 443, cport, ACK | PSH, size, &mut buf);
-                    }
+                    established(r, &mut buf);
                 } else if pick < 95 || !recent.answer(r, &mut buf) {
                     // SYNs: mostly clients opening connections, some scanners.
                     let p = if pick < 92 {
@@ -184,6 +202,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     };
                     segment(p.0, p.1, p.2, p.3, SYN, 0, &mut buf);
                     recent.note(p, r);
+                }
+            }
+            Workload::Unanswered => {
+                let p = (
+                    external((r >> 9) % 2000),
+                    Ipv4Addr::new(192, 0, 2, (r >> 24) as u8),
+                    40000 + (r >> 48) as u16 % 1000,
+                    (r >> 32) as u16 % 4096 + 1,
+                );
+                segment(p.0, p.1, p.2, p.3, SYN, 0, &mut buf);
+            }
+            Workload::SpanExternal => {
+                snaplen = 96;
+                let pick = r % 100;
+                if pick < 85 {
+                    established(r, &mut buf);
+                } else if pick < 95 {
+                    let p = (
+                        external((r >> 9) % 2000 + 10_000),
+                        Ipv4Addr::new(192, 0, 2, (r >> 24) as u8),
+                        40000 + (r >> 48) as u16 % 1000,
+                        (r >> 32) as u16 % 4096 + 1,
+                    );
+                    segment(p.0, p.1, p.2, p.3, SYN, 0, &mut buf);
+                } else {
+                    // The clients' own connections, answered.
+                    let flow = (r >> 8) % 2000;
+                    let client = Ipv4Addr::new(10, 1, (flow >> 8) as u8, flow as u8);
+                    let server = external(flow * 7 + 3);
+                    let cport = 40000 + (r >> 48) as u16 % 20000;
+                    let flags = if pick < 98 { SYN } else { SYN | ACK };
+                    if flags == SYN {
+                        segment(client, server, cport, 443, SYN, 0, &mut buf);
+                    } else {
+                        segment(server, client, 443, cport, SYN | ACK, 0, &mut buf);
+                    }
                 }
             }
             Workload::Flood => {
