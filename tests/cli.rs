@@ -661,13 +661,24 @@ fn files_libpcap_rejects_leave_no_descriptor_open() {
         .status()
         .unwrap()
         .success());
-    for _ in 0..50 {
-        let (path, bytes) = (fifo.clone(), std::fs::read(&bad).unwrap());
-        let feeder = std::thread::spawn(move || std::fs::write(path, bytes).unwrap());
-        let err = FileSet::open(&[fifo.to_str().unwrap().to_string()], Reader::Auto).err();
-        feeder.join().unwrap();
-        assert!(err.is_some(), "libpcap must reject it");
-    }
+    // In a thread of its own, watched: a FIFO open that finds no writer
+    // blocks for ever (a stale reader of ours once took the writer's
+    // bytes), and a test must fail rather than hang.
+    let (done, finished) = std::sync::mpsc::channel();
+    let (fifo_path, bad_path) = (fifo.clone(), bad.clone());
+    std::thread::spawn(move || {
+        for _ in 0..50 {
+            let (path, bytes) = (fifo_path.clone(), std::fs::read(&bad_path).unwrap());
+            let feeder = std::thread::spawn(move || std::fs::write(path, bytes).unwrap());
+            let err = FileSet::open(&[fifo_path.to_str().unwrap().to_string()], Reader::Auto).err();
+            feeder.join().unwrap();
+            assert!(err.is_some(), "libpcap must reject it");
+        }
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("50 FIFO opens within a minute (a stream reader left the FIFO open?)");
     // Give the stream feeders time to finish and drop their pipe ends.
     std::thread::sleep(std::time::Duration::from_millis(200));
     let after = open_fds();

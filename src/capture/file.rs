@@ -276,36 +276,46 @@ fn stream(magic: [u8; 4], mut input: File, stop: &Arc<AtomicBool>) -> io::Result
     std::thread::Builder::new()
         .name("stream-feed".into())
         .spawn(move || {
-            // A reader that stops early closes the pipe; that ends us too.
-            if writer.write_all(&magic).is_err() {
-                return;
-            }
-            let mut buf = vec![0u8; 1 << 16];
-            while !stop.load(Ordering::Relaxed) {
-                let mut pfd = libc::pollfd {
-                    fd: input.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: one valid pollfd, for the duration of the call.
-                let ready = unsafe { libc::poll(&mut pfd, 1, 100) };
-                if ready == 0
-                    || (ready < 0
-                        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
-                {
-                    continue;
-                }
-                match input.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if writer.write_all(&buf[..n]).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
+            feed(magic, &mut input, &mut writer, &stop);
+            // The input first: once libpcap sees the pipe's end (and may
+            // reject the stream), nothing of ours holds the input open any
+            // more (a FIFO's next writer must not find this stale reader).
+            drop(input);
+            drop(writer);
         })?;
     Ok(reader.into_raw_fd())
+}
+
+/// Copy `input` into the pipe until it ends, the pipe's reader leaves, or
+/// `stop` is set (checked every 100 ms while the input is quiet).
+fn feed(magic: [u8; 4], input: &mut File, writer: &mut io::PipeWriter, stop: &AtomicBool) {
+    // A reader that stops early closes the pipe; that ends us too.
+    if writer.write_all(&magic).is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 1 << 16];
+    while !stop.load(Ordering::Relaxed) {
+        let mut pfd = libc::pollfd {
+            fd: input.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, for the duration of the call.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if ready == 0
+            || (ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
+        {
+            continue;
+        }
+        match input.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if writer.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 fn read_magic(r: &mut impl Read) -> io::Result<[u8; 4]> {
