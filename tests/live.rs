@@ -563,6 +563,8 @@ fn live_metrics_pass_promtool_and_count_the_scan() {
             &[
                 "curl",
                 "-s",
+                "-m",
+                "10",
                 "-w",
                 "\n%{http_code}",
                 &format!("http://127.0.0.1:9464{path}"),
