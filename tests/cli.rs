@@ -789,15 +789,7 @@ fn a_stopped_replay_says_it_is_incomplete_even_when_its_input_stalls() {
         .status()
         .unwrap()
         .success());
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(10),
-            "picket still runs 10 s after SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = exited_within(child, std::time::Duration::from_secs(10), "of SIGTERM");
     drop(stdin);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{err}");
@@ -1155,15 +1147,7 @@ fn sighup_reopens_the_output_file_and_capture_goes_on() {
     let second = pcap_bytes(1, false, &rejected_scan("203.0.113.8", T0 + 20 * SEC));
     stdin.write_all(&second[24..]).unwrap();
     drop(stdin);
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "picket did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let done = child.wait_with_output().unwrap();
+    let done = exited_within(child, Duration::from_secs(20), "of its input's end");
     let err = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(0), "{err}");
     assert!(err.contains("reopened"), "{err}");

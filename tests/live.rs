@@ -3,6 +3,10 @@
 //! real scanners. Needs root, as CI has; without it these tests fail, they
 //! do not skip.
 
+mod common;
+
+use common::exited_within;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -136,6 +140,21 @@ impl Lab {
         child
     }
 
+    /// An nmap SYN scan of `ports` on the target, one probe per port.
+    fn nmap_syn(&self, ports: &str) {
+        self.scan(&[
+            "nmap",
+            "-n",
+            "-Pn",
+            "-sS",
+            "-p",
+            ports,
+            "--max-retries",
+            "0",
+            "192.0.2.10",
+        ]);
+    }
+
     /// Run a bounded command in the scanner namespace.
     fn scan(&self, args: &[&str]) {
         let mut full = vec!["timeout", "120"];
@@ -154,20 +173,6 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.remove();
     }
-}
-
-/// Wait for `picket` to exit by itself within `limit` (killed and failed
-/// otherwise); what it wrote.
-fn exited_within(mut picket: Child, limit: Duration, after: &str) -> Output {
-    let start = Instant::now();
-    while picket.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = picket.kill();
-            panic!("picket did not stop within {limit:?} {after}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    picket.wait_with_output().unwrap()
 }
 
 /// SIGTERM picket and collect what it wrote.
@@ -333,17 +338,7 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
     let picket = lab.picket(&out, &["--stats-interval", "1"]);
     let mut watch = Watcher::new(out.clone());
     // 100 closed ports, each probed once: the target's kernel answers RST.
-    lab.scan(&[
-        "nmap",
-        "-n",
-        "-Pn",
-        "-sS",
-        "-p",
-        "1-100",
-        "--max-retries",
-        "0",
-        "192.0.2.10",
-    ]);
+    lab.nmap_syn("1-100");
     // Two ports over a /26: only 192.0.2.10 exists (RST), the rest is silent.
     lab.scan(&[
         "masscan",
@@ -503,17 +498,7 @@ fn live_capture_stops_when_its_output_fails() {
     root();
     let lab = Lab::new("c");
     let picket = lab.picket(Path::new("/dev/full"), &[]);
-    lab.scan(&[
-        "nmap",
-        "-n",
-        "-Pn",
-        "-sS",
-        "-p",
-        "1-30",
-        "--max-retries",
-        "0",
-        "192.0.2.10",
-    ]);
+    lab.nmap_syn("1-30");
     // The early alert comes within a second of the scan; writing it fails.
     let out = exited_within(picket, Duration::from_secs(15), "of its output failing");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -544,17 +529,7 @@ fn live_metrics_pass_promtool_and_count_the_scan() {
     let out = dir.path().join("rows.json");
     let picket = lab.picket(&out, &["--metrics-listen", "127.0.0.1:9464"]);
     let watch = Watcher::new(out.clone());
-    lab.scan(&[
-        "nmap",
-        "-n",
-        "-Pn",
-        "-sS",
-        "-p",
-        "1-100",
-        "--max-retries",
-        "0",
-        "192.0.2.10",
-    ]);
+    lab.nmap_syn("1-100");
     watch.wait_for("early", "203.0.113.10", Duration::from_secs(15));
     // Scrape from inside the sensor's namespace, as a local Prometheus would.
     let scrape = |path: &str| {
@@ -666,17 +641,7 @@ fn live_capture_drops_root_after_opening_the_interface() {
         assert_eq!(proc_status(pid, caps), vec!["0000000000000000"], "{caps}");
     }
     // The capture opened as root goes on: a scan after the drop is seen.
-    lab.scan(&[
-        "nmap",
-        "-n",
-        "-Pn",
-        "-sS",
-        "-p",
-        "1-100",
-        "--max-retries",
-        "0",
-        "192.0.2.10",
-    ]);
+    lab.nmap_syn("1-100");
     let (rows, err, _) = stop(picket, &out);
     assert!(
         err.contains("picket: running as nobody (uid 65534"),

@@ -132,15 +132,7 @@ fn findings_reach_rsyslog_once_across_a_restart() {
     std::thread::sleep(Duration::from_millis(1500));
     rsyslog.start();
     drop(stdin);
-    let start = Instant::now();
-    while picket.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = picket.kill();
-            panic!("picket did not finish within a minute of its input's end");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let done = picket.wait_with_output().unwrap();
+    let done = exited_within(picket, Duration::from_secs(60), "of its input's end");
     let err = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(0), "{err}");
     assert!(!err.contains("not delivered"), "{err}");

@@ -85,10 +85,8 @@ pub fn write(
     id: &Identity,
 ) -> io::Result<()> {
     let mut line = format!(
-        "CEF:0|{}|{}|{}|{}|{}|{}|",
-        header(crate::rules::seed::DEVICE_VENDOR),
-        header(crate::rules::seed::DEVICE_PRODUCT),
-        header(env!("CARGO_PKG_VERSION")),
+        "CEF:0|{}|{}|{}|{}|",
+        super::device().map(header).join("|"),
         header(f.rule),
         header(f.scan_type()),
         severity(f),

@@ -47,10 +47,8 @@ pub fn write(
     id: &Identity,
 ) -> io::Result<()> {
     let mut line = format!(
-        "LEEF:2.0|{}|{}|{}|{}|x09|",
-        header(crate::rules::seed::DEVICE_VENDOR),
-        header(crate::rules::seed::DEVICE_PRODUCT),
-        header(env!("CARGO_PKG_VERSION")),
+        "LEEF:2.0|{}|{}|x09|",
+        super::device().map(header).join("|"),
         header(f.rule),
     );
     let mut attrs: Vec<(String, String)> = vec![

@@ -152,6 +152,16 @@ impl RowWriter {
     }
 }
 
+/// Vendor, product and version, as the SIEM formats' headers name the
+/// device.
+fn device() -> [&'static str; 3] {
+    [
+        crate::rules::seed::DEVICE_VENDOR,
+        crate::rules::seed::DEVICE_PRODUCT,
+        env!("CARGO_PKG_VERSION"),
+    ]
+}
+
 /// A column's value as text, for the key=value formats.
 fn plain(v: &Value, precision: Precision) -> String {
     match v {

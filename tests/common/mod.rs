@@ -262,3 +262,21 @@ pub fn rejected_scan(src: &str, t: Nanos) -> Vec<(Nanos, Vec<u8>)> {
     pk.push((t + 2 * SEC, udp("192.0.2.50", "192.0.2.51", 5000, 5001)));
     ethernet_records(&pk)
 }
+
+/// Wait for `child` (a picket) to exit by itself within `limit` (killed
+/// and failed otherwise, saying `after` what); what it wrote.
+pub fn exited_within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+    after: &str,
+) -> std::process::Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("picket did not stop within {limit:?} {after}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
