@@ -6,9 +6,19 @@
 //!   pops the head, reading memory in sequence, and a full ring gives up
 //!   its oldest attempt first;
 //! - an **index**: open addressing over 8-byte slots (a 32-bit hash tag and
-//!   the attempt's ring position), so a lookup touches one small slot, and
-//!   the ring entry only when the tag matches. At most half full, so runs
-//!   stay short.
+//!   the attempt's 32-bit sequence number, which also gives its ring
+//!   position), so a lookup touches one small slot, and the ring entry
+//!   only when the tag matches.
+//!
+//! An attempt that leaves from the ring's head (expired, or evicted when
+//! the ring is full: what happens to nearly every probe of a scan) does
+//! not touch the index: its slot is left behind, known to be stale from
+//! its sequence number alone (older than the head), and a cursor that
+//! walks the index a few slots per departure removes it later. Removing
+//! it at once would cost a cache miss per attempt (the index is far larger
+//! than the caches, and the slot is anywhere in it); the cursor reads the
+//! index in order. The index stays at most half full of live slots, plus
+//! the stale ones the cursor has not reached.
 //!
 //! Expiry is exact: every lookup checks the attempt's deadline against the
 //! clock, so an outcome never depends on when the head was popped. Popping
@@ -20,7 +30,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::event::FlowKey;
-use crate::sketch::prefetch;
+use crate::sketch::{prefetch, prefetch_write};
 use crate::time::Nanos;
 
 /// One pending attempt.
@@ -88,25 +98,29 @@ impl Tuple {
     }
 }
 
-/// An index slot: `tag` 0 is empty.
+/// An index slot: `tag` 0 is empty. `seq` is the low 32 bits of the
+/// entry's sequence number (its ring position is `seq & ring_mask`).
 #[derive(Clone, Copy, Default)]
 struct Slot {
     tag: u32,
-    pos: u32,
+    seq: u32,
 }
 
 pub struct PendingTable {
+    /// Grows to `ring_mask + 1` entries (a power of two, at least `cap`).
     ring: Vec<Entry>,
+    ring_mask: usize,
     /// Tuples the ring cannot hold inline (IPv6), and their free slots.
     wide: Vec<FlowKey>,
     wide_free: Vec<u32>,
-    /// Ring position of the oldest entry, and entries from there (live or
-    /// not) up to the newest.
-    head: usize,
-    count: usize,
     index: Vec<Slot>,
     mask: usize,
+    /// Live attempts (each has one slot), and slots left behind by
+    /// entries that left from the head (at most: the cursor's count).
     live: usize,
+    stale: usize,
+    /// Where the cleaning cursor stands in the index.
+    cursor: usize,
     timeout: Nanos,
     cap: usize,
     /// `first` of the newest entry, to notice timestamps running backwards.
@@ -114,7 +128,8 @@ pub struct PendingTable {
     /// Some entry arrived older than the one before it: the ring is not in
     /// deadline order until it has emptied.
     disordered: bool,
-    /// Sequence numbers of the next entry appended and of the head.
+    /// Sequence numbers of the next entry appended and of the head: the
+    /// ring holds `popped..appended`.
     appended: u64,
     popped: u64,
     /// How far behind the clock entries still in the ring arrived, as a
@@ -131,6 +146,11 @@ pub struct PendingTable {
 }
 
 const MIN_SLOTS: usize = 1024;
+/// Index slots the cursor looks at for each entry that leaves the ring's
+/// head: one cache line. A full round of the index then takes
+/// `len / CLEAN_STEP` departures, so stale slots stay under an eighth of
+/// the index.
+const CLEAN_STEP: usize = 8;
 
 impl PendingTable {
     /// A table for attempts that wait `timeout` for an answer, holding at
@@ -145,17 +165,19 @@ impl PendingTable {
     /// The same with a given hash key (benchmarks: keys built to collide
     /// under a known one).
     pub fn with_hasher(timeout: Nanos, cap: usize, hasher: ahash::RandomState) -> Self {
-        // Positions are 32-bit.
-        let cap = cap.clamp(2, 1 << 31);
+        // Sequence numbers in slots are 32-bit: the ring (a power of two)
+        // must stay well inside that.
+        let cap = cap.clamp(2, 1 << 30);
         PendingTable {
             ring: Vec::new(),
+            ring_mask: cap.next_power_of_two() - 1,
             wide: Vec::new(),
             wide_free: Vec::new(),
-            head: 0,
-            count: 0,
             index: vec![Slot::default(); MIN_SLOTS],
             mask: MIN_SLOTS - 1,
             live: 0,
+            stale: 0,
+            cursor: 0,
             timeout,
             cap,
             newest_first: Nanos::MIN,
@@ -178,6 +200,18 @@ impl PendingTable {
         self.live == 0
     }
 
+    /// Entries in the ring, live or not.
+    #[inline]
+    fn count(&self) -> usize {
+        (self.appended - self.popped) as usize
+    }
+
+    /// The ring position of sequence number `seq`.
+    #[inline]
+    fn pos(&self, seq: u64) -> usize {
+        seq as usize & self.ring_mask
+    }
+
     /// The hash every lookup of `key` takes (computed once per event).
     #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {
@@ -193,6 +227,19 @@ impl PendingTable {
     #[inline]
     fn home(&self, tag: u32) -> usize {
         (tag >> 1) as usize & self.mask
+    }
+
+    /// A slot whose entry has left the ring (its sequence number is before
+    /// the head's): arithmetic only, no ring access.
+    #[inline]
+    fn is_stale(&self, s: Slot) -> bool {
+        s.seq.wrapping_sub(self.popped as u32) as usize >= self.count()
+    }
+
+    /// The ring position of a (not stale) slot's entry.
+    #[inline]
+    fn slot_pos(&self, s: Slot) -> usize {
+        s.seq as usize & self.ring_mask
     }
 
     /// Start fetching the index slot a lookup with hash `h` will touch.
@@ -214,7 +261,7 @@ impl PendingTable {
                 return;
             }
             if s.tag == tag {
-                prefetch(self.ring.as_ptr().wrapping_add(s.pos as usize));
+                prefetch(self.ring.as_ptr().wrapping_add(self.slot_pos(s)));
                 return;
             }
             i = (i + 1) & self.mask;
@@ -231,7 +278,10 @@ impl PendingTable {
             if s.tag == 0 {
                 return None;
             }
-            if s.tag == tag && self.holds(&self.ring[s.pos as usize].tuple, key) {
+            if s.tag == tag
+                && !self.is_stale(s)
+                && self.holds(&self.ring[self.slot_pos(s)].tuple, key)
+            {
                 return Some(i);
             }
             i = (i + 1) & self.mask;
@@ -315,7 +365,7 @@ impl PendingTable {
     ) -> Probe {
         let mut replaced = None;
         if let Some(i) = self.find(&key, h) {
-            let pos = self.index[i].pos as usize;
+            let pos = self.slot_pos(self.index[i]);
             let e = &self.ring[pos];
             if !self.deadline_passed(e.first, clock) {
                 return Probe::Retransmission;
@@ -329,7 +379,7 @@ impl PendingTable {
             self.remove_slot(i);
             self.live -= 1;
         }
-        if self.count == self.cap {
+        if self.count() == self.cap {
             self.pop_oldest(evict);
         }
         let tag = Self::tag(h);
@@ -337,14 +387,14 @@ impl PendingTable {
         if ts < clock {
             self.note_lag(clock - ts);
         }
-        let pos = self.append(Entry {
+        let seq = self.append(Entry {
             tuple,
             first: ts,
             tag,
             stealth,
             live: true,
         });
-        self.insert_slot(tag, pos);
+        self.insert_slot(tag, seq);
         self.live += 1;
         self.peak = self.peak.max(self.live);
         match replaced {
@@ -353,25 +403,29 @@ impl PendingTable {
         }
     }
 
-    /// Put `e` at the ring's tail; its position.
+    /// Put `e` at the ring's tail; its sequence number (low 32 bits).
     #[inline]
     fn append(&mut self, e: Entry) -> u32 {
         if e.first < self.newest_first {
             self.disordered = true;
         }
         self.newest_first = e.first;
-        let mut tail = self.head + self.count;
-        if tail >= self.cap {
-            tail -= self.cap;
-        }
+        let tail = self.pos(self.appended);
         if tail == self.ring.len() {
             self.ring.push(e);
         } else {
             self.ring[tail] = e;
+            // The entries appended next are written in order: fetch their
+            // line ahead, so the store does not wait for it.
+            prefetch_write(
+                self.ring
+                    .as_ptr()
+                    .wrapping_add(self.pos(self.appended + 32)),
+            );
         }
-        self.count += 1;
+        let seq = self.appended as u32;
         self.appended += 1;
-        tail as u32
+        seq
     }
 
     /// The entry about to be appended arrived `lag` behind the clock.
@@ -394,23 +448,32 @@ impl PendingTable {
     }
 
     #[inline]
-    fn insert_slot(&mut self, tag: u32, pos: u32) {
+    fn insert_slot(&mut self, tag: u32, seq: u32) {
         if (self.live + 1) * 2 > self.index.len() {
-            self.grow_index();
+            self.rebuild_index(self.index.len() * 2);
+        } else if (self.live + self.stale + 1) * 4 > self.index.len() * 3 {
+            // More stale slots than the cursor should ever leave (input
+            // far out of order): clear them all in place.
+            self.rebuild_index(self.index.len());
         }
         let mut i = self.home(tag);
         while self.index[i].tag != 0 {
             i = (i + 1) & self.mask;
         }
-        self.index[i] = Slot { tag, pos };
+        self.index[i] = Slot { tag, seq };
     }
 
+    /// A new index of `len` slots holding the live slots of the old one.
     #[cold]
-    fn grow_index(&mut self) {
-        let old = std::mem::take(&mut self.index);
-        self.index = vec![Slot::default(); old.len() * 2];
-        self.mask = self.index.len() - 1;
-        for s in old.into_iter().filter(|s| s.tag != 0) {
+    fn rebuild_index(&mut self, len: usize) {
+        let old = std::mem::replace(&mut self.index, vec![Slot::default(); len]);
+        self.mask = len - 1;
+        self.cursor = 0;
+        self.stale = 0;
+        for s in old {
+            if s.tag == 0 || self.is_stale(s) {
+                continue;
+            }
             let mut i = self.home(s.tag);
             while self.index[i].tag != 0 {
                 i = (i + 1) & self.mask;
@@ -440,72 +503,110 @@ impl PendingTable {
         self.index[hole] = Slot::default();
     }
 
-    /// The index slot pointing at ring position `pos` (whose tag is `tag`).
+    /// Move the cursor over `CLEAN_STEP` index slots, removing the first
+    /// stale ones it meets (at most two a call: every call follows one
+    /// departure, which leaves at most one stale slot). The slots are
+    /// tested all at once, without a branch each: whether a slot is stale
+    /// is a coin toss that a branch predictor would lose.
     #[inline]
-    fn slot_of(&self, tag: u32, pos: usize) -> usize {
+    fn clean(&mut self) {
+        if self.stale == 0 {
+            return;
+        }
+        // The cursor reads the index in order, but too slowly for the
+        // hardware to notice the stream: fetch a few lines ahead.
+        prefetch(
+            self.index
+                .as_ptr()
+                .wrapping_add((self.cursor + 8 * CLEAN_STEP) & self.mask),
+        );
+        for _ in 0..2 {
+            let (head, count) = (self.popped as u32, self.count() as u32);
+            let mut stale = 0u32;
+            for k in 0..CLEAN_STEP {
+                let s = self.index[(self.cursor + k) & self.mask];
+                let is = (s.tag != 0) & (s.seq.wrapping_sub(head) >= count);
+                stale |= (is as u32) << k;
+            }
+            if stale == 0 {
+                self.cursor = (self.cursor + CLEAN_STEP) & self.mask;
+                return;
+            }
+            // A removal pulls the run's next slot into the one under the
+            // cursor, to be looked at again.
+            self.cursor = (self.cursor + stale.trailing_zeros() as usize) & self.mask;
+            self.remove_slot(self.cursor);
+            self.stale -= 1;
+        }
+    }
+
+    /// The index slot of the live entry with sequence number `seq` (whose
+    /// tag is `tag`).
+    #[inline]
+    fn slot_of(&self, tag: u32, seq: u32) -> usize {
         let mut i = self.home(tag);
-        while self.index[i].pos as usize != pos || self.index[i].tag != tag {
+        while self.index[i].seq != seq || self.index[i].tag != tag {
             i = (i + 1) & self.mask;
         }
         i
     }
 
-    /// Take the live entry at ring position `pos` out of the table.
+    /// Take the live entry with sequence number `seq` out of the table
+    /// (slot included: for entries that do not leave from the head).
     #[inline]
-    fn take(&mut self, pos: usize) -> (FlowKey, Attempt) {
+    fn take(&mut self, seq: u64) -> (FlowKey, Attempt) {
+        let pos = self.pos(seq);
         let e = self.ring[pos];
-        let (key, tag) = (self.unpack(&e.tuple), e.tag);
+        let key = self.unpack(&e.tuple);
         let a = Attempt {
             first: e.first,
             stealth: e.stealth,
         };
         self.kill(pos);
-        let i = self.slot_of(tag, pos);
+        let i = self.slot_of(e.tag, seq as u32);
         self.remove_slot(i);
         self.live -= 1;
         (key, a)
     }
 
-    /// Drop the ring's head entry; if it was live, hand it to `out`.
+    /// Drop the ring's head entry; if it was live, hand it over. Its index
+    /// slot stays behind, stale, for the cursor.
     #[inline]
     fn pop_head(&mut self) -> Option<(FlowKey, Attempt)> {
-        let pos = self.head;
-        let taken = self.ring[pos].live.then(|| self.take(pos));
-        self.head += 1;
-        if self.head == self.cap {
-            self.head = 0;
-        }
-        self.count -= 1;
+        let pos = self.pos(self.popped);
+        // The head is read in order, but among so many other misses the
+        // hardware's stream prefetcher does not keep up with it.
+        prefetch(self.ring.as_ptr().wrapping_add(self.pos(self.popped + 64)));
+        let e = self.ring[pos];
+        let taken = e.live.then(|| {
+            self.kill(pos);
+            self.live -= 1;
+            self.stale += 1;
+            (
+                self.unpack(&e.tuple),
+                Attempt {
+                    first: e.first,
+                    stealth: e.stealth,
+                },
+            )
+        });
+        // The wide key's slot may be reused by the next append, after the
+        // unpack above.
         self.popped += 1;
-        if self.count == 0 {
+        if self.count() == 0 {
             self.disordered = false;
         }
         if self.lags.front().is_some_and(|&(seq, _)| seq < self.popped) {
             self.lags.pop_front();
         }
+        self.clean();
         taken
-    }
-
-    /// Entries leave from the head in order, and taking one out of the
-    /// index is a cache miss: start fetching the index slot of the entry a
-    /// few places behind the head, so the misses overlap.
-    #[inline]
-    fn prefetch_ahead(&self) {
-        const AHEAD: usize = 8;
-        if self.count > AHEAD {
-            let mut ahead = self.head + AHEAD;
-            if ahead >= self.cap {
-                ahead -= self.cap;
-            }
-            self.prefetch(u64::from(self.ring[ahead].tag) << 32);
-        }
     }
 
     /// Free one ring slot by dropping the oldest entry (counted in
     /// `evicted` if it was still pending).
     #[inline]
     fn pop_oldest(&mut self, mut evict: impl FnMut(FlowKey, Attempt)) {
-        self.prefetch_ahead();
         if let Some((k, a)) = self.pop_head() {
             self.evicted += 1;
             evict(k, a);
@@ -525,7 +626,7 @@ impl PendingTable {
         accepting: bool,
     ) -> Option<Result<Attempt, Attempt>> {
         let i = self.find(key, h)?;
-        let pos = self.index[i].pos as usize;
+        let pos = self.slot_pos(self.index[i]);
         let e = &self.ring[pos];
         if accepting && e.stealth {
             return None;
@@ -548,7 +649,7 @@ impl PendingTable {
     #[cfg(test)]
     pub fn peek(&self, key: &FlowKey, h: u64) -> Option<Attempt> {
         let i = self.find(key, h)?;
-        let e = &self.ring[self.index[i].pos as usize];
+        let e = &self.ring[self.slot_pos(self.index[i])];
         Some(Attempt {
             first: e.first,
             stealth: e.stealth,
@@ -559,18 +660,17 @@ impl PendingTable {
     /// to [`PendingTable::expire`].
     #[inline]
     pub fn expiry_due(&self, clock: Nanos) -> bool {
-        self.count > 0 && self.deadline_passed(self.ring[self.head].first, clock)
+        self.count() > 0 && self.deadline_passed(self.ring[self.pos(self.popped)].first, clock)
     }
 
     /// Pop entries from the head while they are answered or expired at
     /// `clock`, handing the expired ones to `expired`.
     pub fn expire(&mut self, clock: Nanos, mut expired: impl FnMut(FlowKey, Attempt)) {
-        while self.count > 0 {
-            let head = &self.ring[self.head];
+        while self.count() > 0 {
+            let head = &self.ring[self.pos(self.popped)];
             if head.live && !self.deadline_passed(head.first, clock) {
                 break;
             }
-            self.prefetch_ahead();
             if let Some((k, a)) = self.pop_head() {
                 expired(k, a);
             }
@@ -585,14 +685,10 @@ impl PendingTable {
         if !self.disordered {
             return;
         }
-        for k in 0..self.count {
-            let mut pos = self.head + k;
-            if pos >= self.cap {
-                pos -= self.cap;
-            }
-            let e = &self.ring[pos];
+        for seq in self.popped..self.appended {
+            let e = &self.ring[self.pos(seq)];
             if e.live && self.deadline_passed(e.first, clock) {
-                let (key, a) = self.take(pos);
+                let (key, a) = self.take(seq);
                 expired(key, a);
             }
         }
@@ -600,7 +696,7 @@ impl PendingTable {
 
     /// Hand over everything (end of input: all still pending are unanswered).
     pub fn drain(&mut self, mut expired: impl FnMut(FlowKey, Attempt)) {
-        while self.count > 0 {
+        while self.count() > 0 {
             if let Some((k, a)) = self.pop_head() {
                 expired(k, a);
             }
@@ -745,6 +841,61 @@ mod tests {
         assert_eq!(t.len(), 4);
         for p in [2, 3, 9, 10] {
             assert!(t.peek(&key(p), t.hash(&key(p))).is_some(), "port {p}");
+        }
+    }
+
+    #[test]
+    fn a_tuple_back_at_its_old_ring_position_is_found_by_its_new_slot() {
+        // Ring of 4: the fifth probe evicts the first and the ninth lands
+        // on its ring position again, while (most likely) the first one's
+        // stale slot is still in the index with the same tag.
+        let mut t = PendingTable::new(1_000_000, 4);
+        assert_eq!(t.ring_mask, 3);
+        probe(&mut t, 1, 0, 0);
+        for p in 2..=8u16 {
+            probe(&mut t, p, p as Nanos, p as Nanos);
+        }
+        assert!(t.peek(&key(1), t.hash(&key(1))).is_none(), "evicted");
+        assert_eq!(probe(&mut t, 1, 9, 9).0, Probe::New);
+        assert_eq!(t.pos(t.appended - 1), 0);
+        let h = t.hash(&key(1));
+        assert_eq!(t.peek(&key(1), h).map(|a| a.first), Some(9));
+        assert_eq!(probe(&mut t, 1, 10, 10).0, Probe::Retransmission);
+        assert!(matches!(t.resolve(&key(1), h, 11, false), Some(Ok(_))));
+        assert_eq!(t.resolve(&key(1), h, 11, false), None);
+        assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn slots_left_behind_by_evictions_are_cleaned_up() {
+        let mut t = PendingTable::new(1_000_000_000, 1000);
+        for i in 0..200_000u32 {
+            let k = FlowKey {
+                sport: (i >> 16) as u16,
+                dport: i as u16,
+                ..key(1)
+            };
+            t.probe(k, t.hash(&k), i as Nanos, false, i as Nanos, |_, _| {});
+        }
+        assert_eq!(t.evicted, 199_000);
+        assert_eq!(t.len(), 1000);
+        // Live slots at most half the index, stale ones an eighth of it.
+        assert!(t.index.len() <= 4096, "index of {}", t.index.len());
+        let occupied = t.index.iter().filter(|s| s.tag != 0).count();
+        assert_eq!(occupied, t.live + t.stale);
+        assert!(
+            t.stale * 8 <= t.index.len() + CLEAN_STEP,
+            "{} stale",
+            t.stale
+        );
+        // Every live attempt is still found, no evicted one is.
+        for i in [0u32, 198_999, 199_000, 199_999] {
+            let k = FlowKey {
+                sport: (i >> 16) as u16,
+                dport: i as u16,
+                ..key(1)
+            };
+            assert_eq!(t.peek(&k, t.hash(&k)).is_some(), i >= 199_000, "{i}");
         }
     }
 
