@@ -89,6 +89,15 @@ pub enum Command {
         /// Print a statistics line to stderr this often (0 turns it off).
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         stats_interval: u64,
+        /// Capture threads: N sockets on the interface in one PACKET_FANOUT
+        /// group, each reading and decoding its share of the flows (by flow
+        /// hash, so a probe and its answer reach the same thread) for the
+        /// same aggregators. Raise it when the statistics show kernel
+        /// drops and one capture thread is busy all the time. Each socket
+        /// has its own --buffer-mib.
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u16).range(1..=64))]
+        capture_threads: u16,
         /// Once the interface is open (and the output and metrics
         /// listener), run as this user, with no root and no capabilities
         /// left, as `tcpdump -Z` does.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Parser;
 
 use picket::capture::file::FileSet;
-use picket::capture::live::LiveCapture;
+use picket::capture::live::{LiveCapture, LiveOptions};
 use picket::cli::{Cli, Command, Common};
 use picket::error::{exit, Error};
 use picket::output::{Identity, OutputFile, RowWriter};
@@ -144,7 +144,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
     }
     enum Source {
         Files(FileSet),
-        Live(LiveCapture),
+        Live(Vec<LiveCapture>),
     }
     let (mut source, precision) = match &cli.command {
         Command::Replay { files, reader, .. } => {
@@ -152,10 +152,29 @@ fn run(cli: Cli) -> Result<i32, Error> {
             let p = set.precision();
             (Source::Files(set), p)
         }
-        Command::Live { iface, .. } => {
+        Command::Live {
+            iface,
+            capture_threads,
+            ..
+        } => {
             let (opts, _) = live.as_ref().expect("live options");
-            let cap = LiveCapture::open(iface, opts, Arc::clone(&stop))?;
-            (Source::Live(cap), Precision::Micro)
+            let caps = if *capture_threads > 1 {
+                // One fanout group per process: two sensors on one
+                // interface must not share their packets.
+                let group = (std::process::id() & 0xffff) as u16;
+                (0..*capture_threads)
+                    .map(|_| {
+                        let opts = LiveOptions {
+                            fanout: Some(group),
+                            ..opts.clone()
+                        };
+                        LiveCapture::open(iface, &opts, Arc::clone(&stop))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                vec![LiveCapture::open(iface, opts, Arc::clone(&stop))?]
+            };
+            (Source::Live(caps), Precision::Micro)
         }
         Command::Generate { .. } | Command::CheckConfig { .. } => return Ok(exit::OK),
     };
@@ -173,7 +192,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             Box::new(BufWriter::new(io::stdout()))
         }
     };
-    if let (Source::Live(cap), Command::Live { iface, .. }) = (&source, &cli.command) {
+    if let (Source::Live(caps), Command::Live { iface, .. }) = (&source, &cli.command) {
         // A sensor says what it watches, and how, when it starts.
         let (opts, _) = live.as_ref().expect("live options");
         let rules = settings.rule_set()?.names.join(", ");
@@ -181,9 +200,13 @@ fn run(cli: Cli) -> Result<i32, Error> {
             .output
             .as_ref()
             .map_or("standard output".into(), |p| p.display().to_string());
+        let threads = match caps.len() {
+            1 => String::new(),
+            n => format!(", {n} capture threads in one fanout group"),
+        };
         eprintln!(
-            "picket: capturing on {iface} (link type {}, snap length {}, filter {}); rules: {rules}; writing {} to {output}",
-            cap.link_name(),
+            "picket: capturing on {iface} (link type {}, snap length {}, filter {}{threads}); rules: {rules}; writing {} to {output}",
+            caps[0].link_name(),
             opts.snaplen,
             opts.filter.as_deref().map_or("none".into(), |f| format!("{f:?}")),
             common.format.name(),
@@ -224,7 +247,8 @@ fn run(cli: Cli) -> Result<i32, Error> {
     // One pipeline per source type, so each reader inlines into its loop.
     let report = match &mut source {
         Source::Files(s) => pipeline::run(s, &settings, writer, &stop)?,
-        Source::Live(s) => pipeline::run(s, &settings, writer, &stop)?,
+        Source::Live(s) if s.len() > 1 => pipeline::run_many(s, &settings, writer, &stop)?,
+        Source::Live(s) => pipeline::run(&mut s[0], &settings, writer, &stop)?,
     };
     if !common.quiet {
         eprint!("{}", report.render());

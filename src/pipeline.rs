@@ -106,8 +106,11 @@ struct Board {
     findings: Mutex<BTreeMap<&'static str, u64>>,
     /// Kept up to date only for a metrics listener (they cost a copy).
     metrics: bool,
-    capture: Mutex<CaptureStats>,
-    kernel_drops: Mutex<Option<u64>>,
+    /// Each capture thread's counters and its socket's drops, published
+    /// for a metrics listener or, with several capture threads, for the
+    /// periodic statistics line.
+    capture: Mutex<Vec<CaptureStats>>,
+    kernel_drops: Mutex<Vec<Option<u64>>>,
     delays: Mutex<Vec<Option<Histogram<u64>>>>,
 }
 
@@ -120,7 +123,7 @@ impl Board {
                 agg.add(s);
             }
         }
-        let capture = self.capture.lock().map(|c| c.clone()).unwrap_or_default();
+        let (capture, kernel_drops) = self.capture_totals();
         agg.home_probes += capture.home_probes;
         let delays = self.delays.lock().ok().map(|d| {
             let mut all = new_delay_histogram();
@@ -138,8 +141,42 @@ impl Board {
                 .lock()
                 .map(|f| f.iter().map(|(k, v)| (*k, *v)).collect())
                 .unwrap_or_default(),
-            kernel_drops: self.kernel_drops.lock().ok().and_then(|d| *d),
+            kernel_drops,
         }
+    }
+
+    /// Every capture thread's counters added up, and the drops of every
+    /// socket (known if any socket tells).
+    fn capture_totals(&self) -> (CaptureStats, Option<u64>) {
+        let mut all = CaptureStats::default();
+        if let Ok(c) = self.capture.lock() {
+            for st in c.iter() {
+                all.add(st);
+            }
+        }
+        let drops = self
+            .kernel_drops
+            .lock()
+            .ok()
+            .and_then(|d| sum_drops(d.iter().copied()));
+        (all, drops)
+    }
+}
+
+/// Drops of several sockets: the sum of those that tell.
+fn sum_drops(each: impl Iterator<Item = Option<u64>>) -> Option<u64> {
+    each.fold(None, |sum, d| match (sum, d) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    })
+}
+
+/// A source type for a run without extra capture threads (never made).
+enum NoSource {}
+
+impl FrameSource for NoSource {
+    fn next_frame(&mut self) -> crate::capture::Next<'_> {
+        match *self {}
     }
 }
 
@@ -150,10 +187,40 @@ impl Board {
 pub fn run<S: FrameSource>(
     source: &mut S,
     settings: &Settings,
+    writer: RowWriter,
+    stop: &AtomicBool,
+) -> Result<Report, Error> {
+    run_all::<S, NoSource>(source, &mut [], settings, writer, stop)
+}
+
+/// The same over several sources read at once, one capture thread each
+/// (live capture: sockets in one fanout group), all feeding the same
+/// aggregators. Each thread keeps its own clock and stamps its own events;
+/// an aggregator's clock is the newest it has been handed, and a probe
+/// that comes in behind it (from a thread a little behind the others) is
+/// tracked like any probe read late, so nothing it settles is reported
+/// before it is known.
+pub fn run_many<S: FrameSource + Send>(
+    sources: &mut [S],
+    settings: &Settings,
+    writer: RowWriter,
+    stop: &AtomicBool,
+) -> Result<Report, Error> {
+    let (first, more) = sources
+        .split_first_mut()
+        .ok_or_else(|| Error::Usage("no capture source".into()))?;
+    run_all(first, more, settings, writer, stop)
+}
+
+fn run_all<S: FrameSource, M: FrameSource + Send>(
+    source: &mut S,
+    more: &mut [M],
+    settings: &Settings,
     mut writer: RowWriter,
     stop: &AtomicBool,
 ) -> Result<Report, Error> {
     let shards = settings.threads.max(1);
+    let captures = 1 + more.len();
     let router = Router::new(shards);
     let rules = settings.rule_set()?;
     let started = Instant::now();
@@ -162,8 +229,8 @@ pub fn run<S: FrameSource>(
         rows: AtomicU64::new(0),
         findings: Mutex::new(BTreeMap::new()),
         metrics: settings.metrics.is_some(),
-        capture: Mutex::new(CaptureStats::default()),
-        kernel_drops: Mutex::new(None),
+        capture: Mutex::new(vec![CaptureStats::default(); captures]),
+        kernel_drops: Mutex::new(vec![None; captures]),
         delays: Mutex::new(vec![None; shards]),
     });
     let serving = AtomicBool::new(true);
@@ -320,9 +387,56 @@ pub fn run<S: FrameSource>(
         } else {
             NetSet::default()
         };
-        let capture = capture_loop(
-            source, settings, home, &router, lanes, stop, &board, started,
+        let mut others = Vec::with_capacity(more.len());
+        for (k, src) in more.iter_mut().enumerate() {
+            let (senders, recycled) = (to_shards.clone(), lanes.recycled.clone());
+            let (home, router, board) = (home.clone(), &router, &board);
+            let spawned = std::thread::Builder::new()
+                .name(format!("capture-{}", k + 1))
+                .spawn_scoped(scope, move || {
+                    let lanes = Lanes {
+                        to_shards: &senders,
+                        recycled,
+                    };
+                    let at = Seat {
+                        index: k + 1,
+                        of: captures,
+                    };
+                    let st =
+                        capture_loop(src, settings, home, router, lanes, stop, board, started, at);
+                    // One socket that ends (an error, said on stderr)
+                    // ends the capture: the others must not go on alone.
+                    stop.store(true, Ordering::Relaxed);
+                    (st, src.kernel_drops(), src.damaged())
+                });
+            match spawned {
+                Ok(t) => others.push(t),
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(Error::System(format!("cannot start a capture thread: {e}")));
+                }
+            }
+        }
+        let seat = Seat {
+            index: 0,
+            of: captures,
+        };
+        let mut capture = capture_loop(
+            source, settings, home, &router, lanes, stop, &board, started, seat,
         );
+        let mut per_capture_thread = vec![capture.packets];
+        let mut kernel_drops = source.kernel_drops();
+        let mut damaged_inputs = source.damaged();
+        if !others.is_empty() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        for t in others {
+            let (st, drops, damaged) = t.join().expect("capture thread panicked");
+            per_capture_thread.push(st.packets);
+            capture.add(&st);
+            kernel_drops = sum_drops([kernel_drops, drops].into_iter());
+            damaged_inputs += damaged;
+        }
         drop(to_shards);
 
         // Home probes dropped by the capture stage count with the ones the
@@ -348,9 +462,10 @@ pub fn run<S: FrameSource>(
             merge,
             delays,
             elapsed: started.elapsed(),
-            kernel_drops: source.kernel_drops(),
-            damaged_inputs: source.damaged(),
+            kernel_drops,
+            damaged_inputs,
             threads: shards,
+            per_capture_thread,
         })
     })
 }
@@ -591,6 +706,7 @@ fn capture_loop<S: FrameSource>(
     stop: &AtomicBool,
     board: &Board,
     started: Instant,
+    seat: Seat,
 ) -> CaptureStats {
     let batch = settings.batch.max(1);
     let mut cap = Capturer {
@@ -611,6 +727,9 @@ fn capture_loop<S: FrameSource>(
     let progress = settings.progress && std::io::stderr().is_terminal();
     let mut next_progress = started + Duration::from_secs(1);
     let mut next_metrics = started;
+    // Several capture threads: the statistics line adds up what each
+    // published.
+    let publish_all = board.metrics || seat.of > 1;
 
     loop {
         match source.frames(BLOCK, &mut |f| cap.on_frame(f)) {
@@ -628,9 +747,13 @@ fn capture_loop<S: FrameSource>(
             break;
         }
         let now = Instant::now();
-        if board.metrics && now >= next_metrics {
+        if publish_all && now >= next_metrics {
             next_metrics = now + METRICS_EVERY;
-            publish(&cap.st, board, source);
+            publish(&cap.st, board, source, seat.index);
+        }
+        if seat.index > 0 {
+            // Progress and statistics lines are the first thread's.
+            continue;
         }
         if progress && now >= next_progress {
             next_progress = now + Duration::from_secs(1);
@@ -644,15 +767,21 @@ fn capture_loop<S: FrameSource>(
         }
         if next_report.is_some_and(|t| now >= t) {
             next_report = settings.stats_every.map(|d| now + d);
-            periodic(&cap.st, board, source, started);
+            if seat.of > 1 {
+                let (all, drops) = board.capture_totals();
+                periodic(&all, drops, board, started);
+            } else {
+                let drops = source.kernel_drops();
+                periodic(&cap.st, drops, board, started);
+            }
         }
     }
     if progress {
         eprintln!();
     }
     cap.flush();
-    if board.metrics {
-        publish(&cap.st, board, source);
+    if publish_all {
+        publish(&cap.st, board, source, seat.index);
     }
     let mut st = cap.st;
     // A stream cut short by the stop ends like a finished one.
@@ -664,29 +793,36 @@ fn capture_loop<S: FrameSource>(
 /// How often the capture thread hands its counters to a metrics listener.
 const METRICS_EVERY: Duration = Duration::from_millis(250);
 
-/// The capture thread's counters, for a metrics scrape.
+/// Which of the run's capture threads this is (0 prints progress and
+/// statistics).
+#[derive(Clone, Copy)]
+struct Seat {
+    index: usize,
+    of: usize,
+}
+
+/// A capture thread's counters, for a metrics scrape or the statistics
+/// line.
 #[cold]
-fn publish<S: FrameSource>(st: &CaptureStats, board: &Board, source: &mut S) {
+fn publish<S: FrameSource>(st: &CaptureStats, board: &Board, source: &mut S, index: usize) {
     if let Ok(mut c) = board.capture.lock() {
-        *c = st.clone();
+        c[index] = st.clone();
     }
+    let drops = source.kernel_drops();
     if let Ok(mut d) = board.kernel_drops.lock() {
-        *d = source.kernel_drops();
+        d[index] = drops;
     }
 }
 
 /// One line of statistics during a long live run.
-fn periodic<S: FrameSource>(st: &CaptureStats, board: &Board, source: &mut S, started: Instant) {
+fn periodic(st: &CaptureStats, drops: Option<u64>, board: &Board, started: Instant) {
     let mut a = AggStats::default();
     if let Ok(shards) = board.shards.lock() {
         for s in shards.iter() {
             a.add(s);
         }
     }
-    let drops = source
-        .kernel_drops()
-        .map(|d| d.to_string())
-        .unwrap_or_else(|| "n/a".into());
+    let drops = drops.map(|d| d.to_string()).unwrap_or_else(|| "n/a".into());
     eprintln!(
         "picket: {} s: packets {}, attempts {} (answered {}, rejected {}, unanswered {}), (source, bin) entries {}, pending {}, evicted {}, rows {}, kernel drops {}",
         started.elapsed().as_secs(),

@@ -31,6 +31,25 @@ pub struct CaptureStats {
 }
 
 impl CaptureStats {
+    /// Add another capture thread's counters (same run, other socket).
+    pub fn add(&mut self, o: &CaptureStats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.events += o.events;
+        for (a, b) in self.skipped.iter_mut().zip(o.skipped) {
+            *a += b;
+        }
+        self.out_of_order += o.out_of_order;
+        self.home_probes += o.home_probes;
+        self.first_ts = match (self.first_ts, o.first_ts) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_clock = self.last_clock.max(o.last_clock);
+        self.interrupted |= o.interrupted;
+        self.bad_timestamps += o.bad_timestamps;
+    }
+
     pub fn decode_failures(&self) -> u64 {
         Skip::ALL
             .iter()
@@ -50,6 +69,8 @@ pub struct Report {
     pub kernel_drops: Option<u64>,
     pub damaged_inputs: usize,
     pub threads: usize,
+    /// Packets each capture thread read (one entry per thread).
+    pub per_capture_thread: Vec<u64>,
 }
 
 fn per_sec(n: u64, d: Duration) -> f64 {
@@ -101,6 +122,15 @@ impl Report {
         }
         if let Some(d) = self.kernel_drops {
             let _ = writeln!(s, "  kernel drops   {d}");
+        }
+        if self.per_capture_thread.len() > 1 {
+            let each: Vec<String> = self.per_capture_thread.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                s,
+                "  capture        {} threads in one fanout group, packets {}",
+                self.per_capture_thread.len(),
+                each.join(" + ")
+            );
         }
         let _ = writeln!(
             s,

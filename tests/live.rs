@@ -449,6 +449,76 @@ fn live_capture_under_tcpreplay_topspeed() {
     }
 }
 
+/// The packets each capture thread read, from the final statistics.
+fn per_capture_thread(err: &str) -> Vec<u64> {
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("capture ") && l.contains("fanout group"))
+        .unwrap_or_else(|| panic!("no capture threads line: {err}"));
+    let (_, counts) = line.split_once("packets ").unwrap();
+    counts
+        .split(" + ")
+        .map(|n| n.trim().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn live_capture_across_two_sockets_in_a_fanout_group() {
+    root();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("syn.pcap");
+    let packets = 200_000u64;
+    run(&[
+        env!("CARGO_BIN_EXE_picket-gen"),
+        "syn",
+        file.to_str().unwrap(),
+        "--packets",
+        &packets.to_string(),
+    ]);
+    let lab = Lab::new("f");
+    let out = dir.path().join("rows.json");
+    let picket = lab.picket(&out, &["--capture-threads", "2", "--stats-interval", "1"]);
+    // Thousands of flows, spread over both sockets by flow hash.
+    lab.scan(&[
+        "tcpreplay",
+        "-q",
+        "--topspeed",
+        "-i",
+        &lab.veth_scan,
+        file.to_str().unwrap(),
+    ]);
+    // A scan whose every probe is answered (RST): a probe and its answer
+    // must meet in one aggregator, in order, whichever socket read them.
+    lab.nmap_syn("1-100");
+    let (rows, err, _) = stop(picket, &out);
+    assert!(
+        err.contains("2 capture threads in one fanout group"),
+        "banner: {err}"
+    );
+    let each = per_capture_thread(&err);
+    let seen = stat(&err, "packets");
+    let drops = stat(&err, "kernel drops");
+    eprintln!("two capture threads: packets {each:?}, kernel drops {drops}");
+    assert_eq!(each.len(), 2, "{err}");
+    assert!(each.iter().all(|&n| n > 1000), "one socket idle: {each:?}");
+    assert_eq!(each.iter().sum::<u64>(), seen, "{err}");
+    assert!(
+        seen + drops >= packets + 200,
+        "seen {seen} + dropped {drops} < sent\n{err}"
+    );
+    assert!(
+        err.contains("picket: 1 s: packets"),
+        "periodic statistics: {err}"
+    );
+    for i in 1..=8 {
+        let r = row(&rows, "seed", &format!("203.0.113.{i}"));
+        assert_eq!(r["ScanType"], "Aggressive Port Scan", "{r}");
+    }
+    let nmap = row(&rows, "seed", "203.0.113.10");
+    assert_eq!(nmap["UniqueDestPorts"], 100, "{nmap}");
+    assert_eq!(nmap["RejectedAttempts"], 100, "{nmap}");
+}
+
 #[test]
 fn live_capture_without_privilege_is_refused() {
     root();

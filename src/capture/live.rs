@@ -21,6 +21,9 @@ pub struct LiveOptions {
     pub filter: Option<String>,
     /// How long a read waits before reporting a quiet link, in ms.
     pub read_timeout_ms: i32,
+    /// Join this PACKET_FANOUT group (several sockets on one interface,
+    /// each getting its share of the flows).
+    pub fanout: Option<u16>,
 }
 
 impl Default for LiveOptions {
@@ -31,6 +34,7 @@ impl Default for LiveOptions {
             buffer_bytes: 64 << 20,
             filter: None,
             read_timeout_ms: 100,
+            fanout: None,
         }
     }
 }
@@ -81,6 +85,14 @@ impl LiveCapture {
             cap.filter(f, true)
                 .map_err(|e| Error::Usage(format!("bad BPF filter {f:?}: {}", message(e))))?;
         }
+        if let Some(group) = opts.fanout {
+            join_fanout(cap.as_raw_fd(), group).map_err(|e| {
+                Error::input(
+                    &what,
+                    format!("cannot join packet fanout group {group}: {e}"),
+                )
+            })?;
+        }
         let link = link_type(&what, cap.get_datalink())?;
         Ok(LiveCapture {
             name: what,
@@ -91,6 +103,36 @@ impl LiveCapture {
             stop,
             damaged: 0,
         })
+    }
+}
+
+/// Socket option and modes from linux/if_packet.h.
+const PACKET_FANOUT: libc::c_int = 18;
+/// Pick the socket by the packet's flow hash. The kernel orders the
+/// addresses and ports before hashing, so both directions of a flow (a
+/// probe and its SYN-ACK or RST) reach the same socket, in order.
+const PACKET_FANOUT_HASH: u32 = 0;
+/// Reassemble IP fragments before hashing (fragments carry no ports).
+const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
+
+/// Put the packet socket `fd` into fanout group `group` (hash mode).
+fn join_fanout(fd: std::os::fd::RawFd, group: u16) -> std::io::Result<()> {
+    let arg: u32 = u32::from(group) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    // SAFETY: a valid descriptor and a 4-byte option value that outlives
+    // the call.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_PACKET,
+            PACKET_FANOUT,
+            &arg as *const u32 as *const libc::c_void,
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
