@@ -16,7 +16,7 @@ pub enum Kind {
     Syn,
     /// TCP with none of SYN, ACK, RST (FIN, NULL, XMAS probes): an attempt
     /// that no legitimate client makes, so it always counts as failed.
-    Stealth,
+    Stealth(Stealth),
     /// TCP SYN+ACK `src -> dst`: answers `dst`'s SYN attempt.
     SynAck,
     /// TCP RST+ACK `src -> dst`: rejects `dst`'s attempt.
@@ -36,6 +36,47 @@ pub enum Kind {
     EchoRequest,
     /// ICMP or ICMPv6 echo reply `src -> dst`: `src` answered `dst`'s ping.
     EchoReply,
+}
+
+/// Which stealth probe a segment without SYN, ACK or RST is, by the flags
+/// it has (nmap's names: -sF, -sN, -sX).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stealth {
+    /// FIN alone (PSH or URG may come with it, not both).
+    Fin,
+    /// No flag at all.
+    Null,
+    /// FIN, PSH and URG: "lit up like a Christmas tree".
+    Xmas,
+    /// PSH and/or URG without FIN: no tool's default, still no client's.
+    Other,
+}
+
+impl Stealth {
+    pub const ALL: [Stealth; 4] = [Stealth::Fin, Stealth::Null, Stealth::Xmas, Stealth::Other];
+
+    /// From the TCP flags byte (SYN, ACK and RST known clear).
+    #[inline]
+    pub fn from_flags(flags: u8) -> Stealth {
+        const FIN: u8 = 0x01;
+        const PSH: u8 = 0x08;
+        const URG: u8 = 0x20;
+        match flags & (FIN | PSH | URG) {
+            0 => Stealth::Null,
+            f if f == FIN | PSH | URG => Stealth::Xmas,
+            f if f & FIN != 0 => Stealth::Fin,
+            _ => Stealth::Other,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stealth::Fin => "FIN",
+            Stealth::Null => "NULL",
+            Stealth::Xmas => "XMAS",
+            Stealth::Other => "PSH/URG",
+        }
+    }
 }
 
 /// Transport protocol numbers as on the wire.

@@ -638,14 +638,14 @@ impl Capturer<'_> {
     #[inline]
     fn concerns_home(&mut self, ev: &Event) -> bool {
         let initiator = match ev.kind {
-            Kind::Syn | Kind::Stealth | Kind::Unreachable => &ev.src,
+            Kind::Syn | Kind::Stealth(_) | Kind::Unreachable => &ev.src,
             Kind::SynAck | Kind::Rst | Kind::RstNoAck => &ev.dst,
             Kind::Udp | Kind::EchoRequest | Kind::EchoReply => return false,
         };
         if !self.home.contains(initiator) {
             return false;
         }
-        self.st.home_probes += matches!(ev.kind, Kind::Syn | Kind::Stealth) as u64;
+        self.st.home_probes += matches!(ev.kind, Kind::Syn | Kind::Stealth(_)) as u64;
         true
     }
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use picket::decode::{decode, decode_general, LinkType, Skip};
-use picket::event::{Kind, TCP, UDP};
+use picket::event::{Kind, Stealth, TCP, UDP};
 
 fn syn_v4() -> Vec<u8> {
     tcp("203.0.113.5", "192.0.2.1", 40000, 443, "S")
@@ -96,9 +96,11 @@ fn tcp_flags_classify_probes_and_answers() {
         "the answer to an ACK for no connection (it rejects a SYN too)"
     );
     assert_eq!(k("RA"), Ok(Kind::Rst));
-    assert_eq!(k("F"), Ok(Kind::Stealth), "FIN scan");
-    assert_eq!(k(""), Ok(Kind::Stealth), "NULL scan");
-    assert_eq!(k("FPU"), Ok(Kind::Stealth), "XMAS scan");
+    assert_eq!(k("F"), Ok(Kind::Stealth(Stealth::Fin)), "FIN scan");
+    assert_eq!(k(""), Ok(Kind::Stealth(Stealth::Null)), "NULL scan");
+    assert_eq!(k("FPU"), Ok(Kind::Stealth(Stealth::Xmas)), "XMAS scan");
+    assert_eq!(k("FP"), Ok(Kind::Stealth(Stealth::Fin)));
+    assert_eq!(k("U"), Ok(Kind::Stealth(Stealth::Other)));
     assert_eq!(k("A"), Err(Skip::TcpSession));
     assert_eq!(k("PA"), Err(Skip::TcpSession));
     assert_eq!(k("FA"), Err(Skip::TcpSession));

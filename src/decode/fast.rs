@@ -49,7 +49,7 @@ pub fn ethernet_ipv4(frame: &[u8], ts: Nanos) -> Option<Result<Event, Skip>> {
                 return None;
             }
             let flags = l4[13];
-            match tcp_kind(flags & 0x02 != 0, flags & 0x10 != 0, flags & 0x04 != 0) {
+            match tcp_kind(flags) {
                 Some(kind) => (kind, TCP, ports(l4)),
                 None => return Some(Err(Skip::TcpSession)),
             }

@@ -12,7 +12,7 @@ use etherparse::{Icmpv4Slice, Icmpv6Slice, IpNumber, LaxIpSlice, TcpHeaderSlice,
 
 pub use link::LinkType;
 
-use crate::event::{Event, Kind, ICMP, ICMPV6, TCP, UDP};
+use crate::event::{Event, Kind, Stealth, ICMP, ICMPV6, TCP, UDP};
 use crate::time::Nanos;
 
 /// Why a frame produced no event. The first group is damage (counted as
@@ -112,7 +112,8 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
     match payload.ip_number {
         IpNumber::TCP => {
             let tcp = TcpHeaderSlice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
-            let kind = tcp_kind(tcp.syn(), tcp.ack(), tcp.rst()).ok_or(Skip::TcpSession)?;
+            let flags = tcp.slice()[13];
+            let kind = tcp_kind(flags).ok_or(Skip::TcpSession)?;
             Ok(event(kind, TCP, tcp.source_port(), tcp.destination_port()))
         }
         IpNumber::UDP => {
@@ -146,16 +147,18 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
     }
 }
 
-/// Classify TCP by the three flags that matter. Extra flags (FIN, PSH, URG,
-/// ECE, CWR) beside SYN do not change a SYN-only probe.
+/// Classify TCP by its flags byte: SYN, ACK and RST decide; FIN, PSH and
+/// URG only tell stealth probes apart. Extra flags (FIN, PSH, URG, ECE,
+/// CWR) beside SYN do not change a SYN-only probe.
 #[inline]
-pub(crate) fn tcp_kind(syn: bool, ack: bool, rst: bool) -> Option<Kind> {
+pub(crate) fn tcp_kind(flags: u8) -> Option<Kind> {
+    let (syn, ack, rst) = (flags & 0x02 != 0, flags & 0x10 != 0, flags & 0x04 != 0);
     match (syn, ack, rst) {
         (_, true, true) => Some(Kind::Rst),
         (_, false, true) => Some(Kind::RstNoAck),
         (true, false, false) => Some(Kind::Syn),
         (true, true, false) => Some(Kind::SynAck),
-        (false, false, false) => Some(Kind::Stealth),
+        (false, false, false) => Some(Kind::Stealth(Stealth::from_flags(flags))),
         (false, true, false) => None,
     }
 }

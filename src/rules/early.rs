@@ -498,7 +498,7 @@ impl RuleShard for EarlyShard {
 
     #[inline]
     fn observe_opened(&mut self, ev: &Event, clock: Nanos) {
-        if ev.kind != Kind::Stealth || ev.dport == 0 || self.home.contains(&ev.src) {
+        if !matches!(ev.kind, Kind::Stealth(_)) || ev.dport == 0 || self.home.contains(&ev.src) {
             return;
         }
         // A stealth probe is failed from the moment it is read; whether a

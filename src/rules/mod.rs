@@ -20,6 +20,7 @@ pub mod internal;
 pub mod ping_sweep;
 pub mod seed;
 pub mod small_sweep;
+pub mod spread;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

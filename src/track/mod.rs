@@ -128,7 +128,7 @@ impl Tracker {
         };
         match ev.kind {
             Kind::Syn => self.probe(ev, h, false, clock, emit).into(),
-            Kind::Stealth => self.probe(ev, h, true, clock, emit).into(),
+            Kind::Stealth(_) => self.probe(ev, h, true, clock, emit).into(),
             Kind::SynAck => {
                 answered(self.answer(&ev.key().reversed(), h, ev.ts, clock, false, emit))
             }
