@@ -248,6 +248,12 @@ pub struct Common {
     /// ...or distinct ports.
     #[arg(long, value_name = "N", default_value_t = Detection::default().ack_scan_ports)]
     pub ack_scan_ports: u32,
+    /// stealth-scan: distinct ports a source's FIN/NULL/XMAS probes reach in a bin, at least...
+    #[arg(long, value_name = "N", default_value_t = Detection::default().stealth_scan_ports)]
+    pub stealth_scan_ports: u32,
+    /// ...or distinct hosts.
+    #[arg(long, value_name = "N", default_value_t = Detection::default().stealth_scan_hosts)]
+    pub stealth_scan_hosts: u32,
 
     /// Cap on tracked (source, bin) entries; beyond it the lightest 5/8 are evicted.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_sources)]
@@ -336,6 +342,8 @@ impl Common {
                 small_sweep_hosts: self.small_sweep_hosts,
                 ack_scan_hosts: self.ack_scan_hosts,
                 ack_scan_ports: self.ack_scan_ports,
+                stealth_scan_ports: self.stealth_scan_ports,
+                stealth_scan_hosts: self.stealth_scan_hosts,
                 home: home_networks(&self.home)?,
                 allow,
             },

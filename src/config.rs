@@ -35,6 +35,10 @@ pub struct Detection {
     /// ACKs in a bin, at least.
     pub ack_scan_hosts: u32,
     pub ack_scan_ports: u32,
+    /// stealth-scan: distinct ports, or distinct hosts, a source's
+    /// FIN/NULL/XMAS probes reach in a bin, at least.
+    pub stealth_scan_ports: u32,
+    pub stealth_scan_hosts: u32,
     /// Sources in these networks are never candidates.
     pub home: Vec<IpNet>,
     /// Authorised scanners: rows are suppressed but counted.
@@ -57,6 +61,8 @@ impl Default for Detection {
             small_sweep_hosts: 10,
             ack_scan_hosts: 10,
             ack_scan_ports: 10,
+            stealth_scan_ports: 5,
+            stealth_scan_hosts: 5,
             home: default_home_networks(),
             allow: Vec::new(),
         }

@@ -73,6 +73,9 @@ fn all_rules_add_only_what_each_capture_shows() {
         ("nmap-sA", &[("ack-scan", "ACK Scan", 1)]),
         ("nmap-10-hosts", &[("small-sweep", "Small IP Sweep", 10)]),
         ("nmap-internal", &[("internal", "Aggressive Port Scan", 1)]),
+        ("nmap-sF", &[("stealth-scan", "FIN Scan", 1)]),
+        ("nmap-sN", &[("stealth-scan", "NULL Scan", 1)]),
+        ("nmap-sX", &[("stealth-scan", "XMAS Scan", 1)]),
     ];
     for f in corpus() {
         let name = f.file_stem().unwrap().to_str().unwrap();

@@ -261,7 +261,7 @@ fn an_early_alert_for_a_stealth_scan_comes_at_the_tenth_probe_itself() {
     }
     all.sort_by_key(|(t, _)| *t);
     let rows = run_all_threads(&all);
-    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    assert_eq!(rules_of(&rows), ["early", "seed", "stealth-scan"]);
     let e = early_line(&rows);
     assert_eq!(e["DetectedAt"], at(T0 + SEC));
     assert_eq!(
@@ -469,4 +469,87 @@ fn connections_and_syn_scans_are_not_ack_scans() {
     }
     let rows = run_all_threads(&scan);
     assert_eq!(rules_of(&rows), ["early", "seed"]);
+}
+
+/// One stealth probe (TCP `flags`) from `src` to each (host, port), 30 ms
+/// apart; each sent `times` times (a retransmission within the answer
+/// timeout is the same probe).
+fn stealth_probes(src: &str, targets: &[(&str, u16, &str)], times: usize) -> Vec<(Nanos, Vec<u8>)> {
+    let mut out = Vec::new();
+    for k in 0..times {
+        for (i, (host, port, flags)) in targets.iter().enumerate() {
+            let t = T0 + (k * targets.len() + i) as Nanos * 30 * MS;
+            out.push((t, tcp(src, host, 47000, *port, flags)));
+        }
+    }
+    out
+}
+
+#[test]
+fn stealth_scans_are_reported_with_their_probe_types() {
+    // nmap -sX of 6 ports: under the seed rule's 10 ports, over this
+    // rule's 5.
+    let xmas: Vec<(&str, u16, &str)> = (1..=6).map(|p| ("192.0.2.10", p, "FPU")).collect();
+    let rows = run_all_threads(&stealth_probes("203.0.113.60", &xmas, 1));
+    assert_eq!(rules_of(&rows), ["stealth-scan"]);
+    let r = &rows[0];
+    assert_eq!(
+        (
+            &r["ScanType"],
+            &r["ProbeTypes"],
+            &r["UniqueDestPorts"],
+            &r["XmasProbes"]
+        ),
+        (&"XMAS Scan".into(), &"XMAS".into(), &6.into(), &6.into())
+    );
+    assert_eq!(r["Technique"], "T1595");
+    // FIN and NULL probes to port 22 of 5 hosts, from inside: a sweep
+    // of mixed types, lateral movement.
+    let hosts = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
+    let mixed: Vec<(&str, u16, &str)> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (*h, 22, if i % 2 == 0 { "F" } else { "" }))
+        .collect();
+    let rows = run_all_threads(&stealth_probes("10.0.0.99", &mixed, 1));
+    assert_eq!(rules_of(&rows), ["stealth-scan"]);
+    let r = &rows[0];
+    assert_eq!(
+        (
+            &r["ScanType"],
+            &r["ProbeTypes"],
+            &r["UniqueDestIPs"],
+            &r["Technique"]
+        ),
+        (
+            &"Stealth Scan".into(),
+            &"FIN,NULL".into(),
+            &5.into(),
+            &"T1046".into()
+        )
+    );
+    assert_eq!((&r["FinProbes"], &r["NullProbes"]), (&3.into(), &2.into()));
+    // Four ports, each probe sent twice: four attempts, nothing written.
+    let four: Vec<(&str, u16, &str)> = (1..=4).map(|p| ("192.0.2.10", p, "F")).collect();
+    let (rows, report) = run_ip(&stealth_probes("203.0.113.61", &four, 2), &settings(2));
+    assert!(rows.is_empty(), "{rows:?}");
+    assert_eq!(report.agg.retransmissions, 4);
+}
+
+#[test]
+fn maimon_probes_are_counted_by_the_ack_scan_rule() {
+    // nmap -sM: FIN+ACK to 12 ports; a closed port answers with a RST
+    // without ACK, as to any ACK for no connection. The segment itself
+    // looks like the end of a connection, so the stealth rule (which
+    // counts probes as sent) does not see it; the ACK rule counts the
+    // resets.
+    let mut all = Vec::new();
+    for p in 1..=12u16 {
+        let t = T0 + p as Nanos * 20 * MS;
+        all.push((t, tcp("203.0.113.62", "192.0.2.10", 48000, p, "FA")));
+        all.push((t + MS, tcp("192.0.2.10", "203.0.113.62", p, 48000, "R")));
+    }
+    let rows = run_all_threads(&all);
+    assert_eq!(rules_of(&rows), ["ack-scan"]);
+    assert_eq!(rows[0]["UniqueDestPorts"], 12);
 }

@@ -21,6 +21,7 @@ pub mod ping_sweep;
 pub mod seed;
 pub mod small_sweep;
 pub mod spread;
+pub mod stealth_scan;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -410,6 +411,7 @@ rule_set! {
     internal: internal::Internal,
     ping_sweep: ping_sweep::PingSweep,
     ack_scan: ack_scan::AckScan,
+    stealth_scan: stealth_scan::StealthScan,
 }
 
 impl RuleSet {
@@ -449,7 +451,7 @@ impl RuleSet {
     /// True if no rule that is on counts attempts from home networks: then
     /// the capture stage may drop home sources' TCP probes early.
     pub fn ignores_home_sources(&self) -> bool {
-        self.internal.is_none() && self.ack_scan.is_none()
+        self.internal.is_none() && self.ack_scan.is_none() && self.stealth_scan.is_none()
     }
 }
 
@@ -463,6 +465,7 @@ const SIGNATURE_IDS: &[(&str, u32)] = &[
     ("ping-sweep", 1_595_004),
     ("ack-scan", 1_595_005),
     ("small-sweep", 1_595_006),
+    ("stealth-scan", 1_595_007),
 ];
 
 /// The signature number of `rule` (see `SIGNATURE_IDS`).
