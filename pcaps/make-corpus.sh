@@ -113,6 +113,7 @@ run() {
     masscan-sweep) capture $1 pkc-t0 3000 -- "${MASSCAN[@]}" -p 22,80,443,8080 192.0.2.0/26 ;;
     zmap-sweep) capture $1 pkc-t0 1000 -- sh -c 'printf "" > /tmp/pkc-zmap-none.conf; zmap -q -i pkc-s0 -S 203.0.113.10 -G 02:00:00:00:00:01 -b /tmp/pkc-zmap-none.conf -r 1000 -p 80 -o /dev/null 192.0.2.0/26' ;;
     nmap-sA) capture $1 pkc-t0 1000 -- nmap -n -Pn -sA -T4 --max-retries 1 -p 1-100 192.0.2.10 ;;
+    nmap-sM) capture $1 pkc-t0 1000 -- nmap -n -Pn -sM -T4 --max-retries 1 -p 1-100 192.0.2.10 ;;
     nmap-6-ping) capture $1 pkc-t0 1000 -- nmap -6 -n -sn -PE --max-retries 1 2001:db8:2::/124 ;;
     nmap-10-hosts) capture $1 pkc-t0 1000 -- nmap -n -Pn -sS --max-retries 0 -p 445 192.0.2.1-10 ;;
     nmap-internal) capture $1 pkc-t0 1000 -- nmap -n -Pn -sS -T4 --max-retries 1 -S 10.9.9.9 -e pkc-s0 -p 1-100 192.0.2.10 ;;
@@ -131,7 +132,7 @@ for i in range(40):
     esac
 }
 
-ALL=(nmap-sS-top1000 nmap-sT nmap-sS-1024-hosts nmap-sF nmap-sN nmap-sX nmap-sU nmap-sn-sweep nmap-6 nmap-T2-slow nmap-http-enum masscan-sweep zmap-sweep hping3-syn nmap-sA nmap-6-ping nmap-10-hosts nmap-internal benign-web benign-health benign-dns benign-retry benign-downloads)
+ALL=(nmap-sS-top1000 nmap-sT nmap-sS-1024-hosts nmap-sF nmap-sN nmap-sX nmap-sU nmap-sn-sweep nmap-6 nmap-T2-slow nmap-http-enum masscan-sweep zmap-sweep hping3-syn nmap-sA nmap-sM nmap-6-ping nmap-10-hosts nmap-internal benign-web benign-health benign-dns benign-retry benign-downloads)
 
 trap down EXIT
 up

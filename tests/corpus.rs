@@ -71,6 +71,8 @@ fn all_rules_add_only_what_each_capture_shows() {
         ("nmap-sn-sweep", &[("ping-sweep", "Ping Sweep", 64)]),
         ("nmap-6-ping", &[("ping-sweep", "Ping Sweep", 16)]),
         ("nmap-sA", &[("ack-scan", "ACK Scan", 1)]),
+        // Maimon's FIN+ACK probes: counted by the resets they draw.
+        ("nmap-sM", &[("ack-scan", "ACK Scan", 1)]),
         ("nmap-10-hosts", &[("small-sweep", "Small IP Sweep", 10)]),
         ("nmap-internal", &[("internal", "Aggressive Port Scan", 1)]),
         ("nmap-sF", &[("stealth-scan", "FIN Scan", 1)]),
@@ -195,6 +197,7 @@ fn scans_are_reported_with_the_right_type_and_benign_traffic_is_silent() {
         ("zmap-sweep", Some(("IP Block Sweep", 1, 60, 60))),
         // Not the seed rule's: the other rules' lines are checked above.
         ("nmap-sA", None),
+        ("nmap-sM", None),
         ("nmap-6-ping", None),
         ("nmap-10-hosts", None),
         ("nmap-internal", None),
