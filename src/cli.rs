@@ -193,9 +193,10 @@ pub struct Common {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Rules to run (comma-separated; default: all). `--rules seed` gives
-    /// only the seed rule's rows.
-    #[arg(long, value_name = "RULE,...", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(rules::NAMES))]
+    /// Rules to run (comma-separated; default: every rule but trw).
+    /// `--rules seed` gives only the seed rule's rows; `default` names the
+    /// default set (`--rules default,trw`), `all` every rule.
+    #[arg(long, value_name = "RULE,...", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(rules::NAMES.iter().copied().chain(["default", "all"])))]
     pub rules: Vec<String>,
     /// Home networks (comma-separated CIDRs or addresses; replaces the
     /// default list; `none` for no home networks). The seed rule leaves
@@ -254,6 +255,18 @@ pub struct Common {
     /// ...or distinct hosts.
     #[arg(long, value_name = "N", default_value_t = Detection::default().stealth_scan_hosts)]
     pub stealth_scan_hosts: u32,
+    /// trw: chance that a benign source's first contact succeeds...
+    #[arg(long, value_name = "P", default_value_t = Detection::default().trw_theta0)]
+    pub trw_theta0: f64,
+    /// ...and that a scanner's does (below --trw-theta0).
+    #[arg(long, value_name = "P", default_value_t = Detection::default().trw_theta1)]
+    pub trw_theta1: f64,
+    /// trw: wanted detection probability...
+    #[arg(long, value_name = "P", default_value_t = Detection::default().trw_detection)]
+    pub trw_detection: f64,
+    /// ...and false-positive probability (below --trw-detection).
+    #[arg(long, value_name = "P", default_value_t = Detection::default().trw_false_positive)]
+    pub trw_false_positive: f64,
 
     /// Cap on tracked (source, bin) entries; beyond it the lightest 5/8 are evicted.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_sources)]
@@ -314,6 +327,23 @@ impl Common {
                 "--batch and --threads must be at least 1".into(),
             ));
         }
+        let probability = |p: f64| p > 0.0 && p < 1.0;
+        if !(probability(self.trw_theta1)
+            && probability(self.trw_theta0)
+            && self.trw_theta1 < self.trw_theta0)
+        {
+            return Err(Error::Usage(
+                "--trw-theta1 and --trw-theta0 must be probabilities (between 0 and 1), theta1 below theta0".into(),
+            ));
+        }
+        if !(probability(self.trw_false_positive)
+            && probability(self.trw_detection)
+            && self.trw_false_positive < self.trw_detection)
+        {
+            return Err(Error::Usage(
+                "--trw-false-positive and --trw-detection must be probabilities (between 0 and 1), the first below the second".into(),
+            ));
+        }
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -344,6 +374,10 @@ impl Common {
                 ack_scan_ports: self.ack_scan_ports,
                 stealth_scan_ports: self.stealth_scan_ports,
                 stealth_scan_hosts: self.stealth_scan_hosts,
+                trw_theta0: self.trw_theta0,
+                trw_theta1: self.trw_theta1,
+                trw_detection: self.trw_detection,
+                trw_false_positive: self.trw_false_positive,
                 home: home_networks(&self.home)?,
                 allow,
             },

@@ -39,6 +39,13 @@ pub struct Detection {
     /// FIN/NULL/XMAS probes reach in a bin, at least.
     pub stealth_scan_ports: u32,
     pub stealth_scan_hosts: u32,
+    /// trw: the chance that a benign source's first contact succeeds, and
+    /// a scanner's; the wanted detection and false-positive probabilities
+    /// (Jung et al. 2004's values).
+    pub trw_theta0: f64,
+    pub trw_theta1: f64,
+    pub trw_detection: f64,
+    pub trw_false_positive: f64,
     /// Sources in these networks are never candidates.
     pub home: Vec<IpNet>,
     /// Authorised scanners: rows are suppressed but counted.
@@ -63,6 +70,10 @@ impl Default for Detection {
             ack_scan_ports: 10,
             stealth_scan_ports: 5,
             stealth_scan_hosts: 5,
+            trw_theta0: 0.8,
+            trw_theta1: 0.2,
+            trw_detection: 0.99,
+            trw_false_positive: 0.01,
             home: default_home_networks(),
             allow: Vec::new(),
         }

@@ -68,9 +68,11 @@ impl Finding {
     }
 
     /// The moment the finding stands for: when an early alert crossed its
-    /// thresholds, otherwise the last attempt counted.
+    /// thresholds (or a rule that says when it decided, decided),
+    /// otherwise the last attempt counted.
     pub fn event_time(&self) -> Nanos {
         self.detected_at
+            .or_else(|| self.time("DetectedAt"))
             .or_else(|| self.time("LastSeen"))
             .unwrap_or(self.window_start)
     }

@@ -235,3 +235,54 @@ fn scans_are_reported_with_the_right_type_and_benign_traffic_is_silent() {
         }
     }
 }
+
+/// The sequential test (`--rules trw`, off by default) on every capture:
+/// it decides every TCP scan from outside within a few first contacts
+/// (the slow -T2 scan the seed rule misses too), and nothing else: not
+/// the UDP scan (TCP only), not the ACK or Maimon scans (no attempts),
+/// not the internal one (home source), no benign capture. The same bytes
+/// for 1, 2 and 4 threads.
+#[test]
+fn the_sequential_test_decides_every_tcp_scan_from_outside_and_nothing_else() {
+    // Capture -> (Observations, UniqueDestIPs) of its one trw line.
+    let decided: &[(&str, u64, u64)] = &[
+        ("hping3-syn", 4, 1),
+        ("masscan-sweep", 4, 3),
+        ("nmap-10-hosts", 4, 4),
+        ("nmap-6", 8, 1),
+        ("nmap-T2-slow", 8, 1),
+        ("nmap-sF", 4, 1),
+        ("nmap-sN", 4, 1),
+        ("nmap-sS-1024-hosts", 4, 4),
+        ("nmap-sS-top1000", 4, 1),
+        ("nmap-sT", 6, 1),
+        ("nmap-sX", 4, 1),
+        ("zmap-sweep", 6, 6),
+    ];
+    for f in corpus() {
+        let name = f.file_stem().unwrap().to_str().unwrap();
+        let out = replay(&f, &["--rules", "trw", "--threads", "1"]);
+        for t in ["2", "4"] {
+            let again = replay(&f, &["--rules", "trw", "--threads", t]);
+            assert_eq!(again, out, "{name} with {t} threads");
+        }
+        let got: Vec<(u64, u64)> = out
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert_eq!(v["Rule"], "trw");
+                assert!(v["FailedObservations"].as_u64().unwrap() >= 4, "{l}");
+                (
+                    v["Observations"].as_u64().unwrap(),
+                    v["UniqueDestIPs"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let want: Vec<(u64, u64)> = decided
+            .iter()
+            .filter(|(n, ..)| *n == name)
+            .map(|&(_, o, h)| (o, h))
+            .collect();
+        assert_eq!(got, want, "{name}");
+    }
+}

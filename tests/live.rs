@@ -220,6 +220,10 @@ impl Watcher {
                 let text = std::fs::read_to_string(&file).unwrap_or_default();
                 let now = SystemTime::now();
                 let complete = text.rfind('\n').map_or(0, |i| i + 1);
+                if complete < done {
+                    // The file is gone (the test is ending).
+                    break;
+                }
                 for l in text[done..complete].lines() {
                     se.lock().unwrap().push((l.to_string(), now));
                 }

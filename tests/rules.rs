@@ -553,3 +553,88 @@ fn maimon_probes_are_counted_by_the_ack_scan_rule() {
     assert_eq!(rules_of(&rows), ["ack-scan"]);
     assert_eq!(rows[0]["UniqueDestPorts"], 12);
 }
+
+/// Every default rule and `trw` (off by default), for 1 to 4 threads.
+fn with_trw(packets: &[(Nanos, Vec<u8>)]) -> Vec<Value> {
+    let mut one = settings(1);
+    one.rules = vec!["default".into(), "trw".into()];
+    let (rows, _) = run_ip(packets, &one);
+    for t in [2, 4] {
+        let mut s = one.clone();
+        s.threads = t;
+        assert_eq!(run_ip(packets, &s).0, rows, "{t} threads");
+    }
+    rows
+}
+
+#[test]
+fn the_sequential_test_catches_a_scan_below_every_threshold_and_says_when() {
+    // Five closed ports probed, one every 2 s, none answered: under the
+    // seed rule's 10 ports and the small sweep's 10 hosts.
+    let mut all = Vec::new();
+    for p in 1..=5u16 {
+        let t = T0 + p as Nanos * 2 * SEC;
+        all.push((t, tcp("203.0.113.70", "192.0.2.20", 49000, p * 100, "S")));
+    }
+    // A later packet carries the clock past every timeout.
+    all.push((T0 + 30 * SEC, tcp("198.51.100.9", "192.0.2.9", 1, 2, "A")));
+    let rows = with_trw(&all);
+    assert_eq!(rules_of(&rows), ["trw"]);
+    let r = &rows[0];
+    assert_eq!(
+        (
+            &r["Observations"],
+            &r["FailedObservations"],
+            &r["UniqueDestPorts"]
+        ),
+        (&4.into(), &4.into(), &4.into())
+    );
+    assert_eq!(r["FirstSeen"], at(T0 + 2 * SEC));
+    // The fourth probe (at 8 s) was known unanswered 5 s later.
+    assert_eq!(r["DetectedAt"], at(T0 + 13 * SEC));
+    assert_eq!(r["SecondsToDetect"], 11);
+}
+
+#[test]
+fn the_sequential_test_stays_silent_on_a_dead_server_and_mixed_clients() {
+    let mut all = Vec::new();
+    // A client whose server is down: ten retries to one (host, port),
+    // each from a new port; one first contact.
+    for i in 0..10u16 {
+        let t = T0 + i as Nanos * SEC;
+        all.push((t, tcp("198.51.100.71", "192.0.2.30", 50000 + i, 443, "S")));
+        all.push((
+            t + MS,
+            tcp("192.0.2.30", "198.51.100.71", 443, 50000 + i, "RA"),
+        ));
+    }
+    // A client that reaches most servers it tries and fails at three.
+    for h in 1..=12u16 {
+        let s = format!("192.0.2.{}", 100 + h);
+        let t = T0 + h as Nanos * 100 * MS;
+        all.push((t, tcp("198.51.100.72", &s, 51000 + h, 443, "S")));
+        let answer = if h % 4 == 0 { "RA" } else { "SA" };
+        all.push((t + MS, tcp(&s, "198.51.100.72", 443, 51000 + h, answer)));
+    }
+    all.sort_by_key(|(t, _)| *t);
+    let rows = with_trw(&all);
+    assert!(rows.is_empty(), "{rows:#?}");
+}
+
+#[test]
+fn trw_probabilities_are_options_and_checked() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args([
+            "replay",
+            "--rules",
+            "trw",
+            "--trw-theta1",
+            "0.9",
+            "pcaps/nmap-sT.pcap",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--trw-theta1"));
+}

@@ -22,6 +22,7 @@ pub mod seed;
 pub mod small_sweep;
 pub mod spread;
 pub mod stealth_scan;
+pub mod trw;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -412,21 +413,38 @@ rule_set! {
     ping_sweep: ping_sweep::PingSweep,
     ack_scan: ack_scan::AckScan,
     stealth_scan: stealth_scan::StealthScan,
+    trw: trw::Trw,
 }
 
 impl RuleSet {
     /// The rules named in `names` (all when it is empty), with default
     /// options; an unknown name is an error naming the known ones.
     pub fn build(names: &[String], det: &Detection, limits: &Limits) -> Result<RuleSet, String> {
+        let defaults = || {
+            NAMES
+                .iter()
+                .copied()
+                .filter(|n| !OFF_BY_DEFAULT.contains(n))
+        };
         let mut chosen: Vec<&str> = Vec::new();
         for n in names {
-            let Some(known) = NAMES.iter().find(|k| *k == n) else {
-                return Err(format!("unknown rule {n:?} (rules: {})", NAMES.join(", ")));
-            };
-            chosen.push(known);
+            match n.as_str() {
+                "default" => chosen.extend(defaults()),
+                "all" => chosen.extend(NAMES),
+                _ => {
+                    let Some(known) = NAMES.iter().find(|k| *k == n) else {
+                        return Err(format!(
+                            "unknown rule {n:?} (rules: {}; `default` is every rule but {}, `all` every rule)",
+                            NAMES.join(", "),
+                            OFF_BY_DEFAULT.join(", ")
+                        ));
+                    };
+                    chosen.push(known);
+                }
+            }
         }
         if names.is_empty() {
-            chosen = NAMES.to_vec();
+            chosen = defaults().collect();
         }
         let small_sweep = chosen.contains(&SmallSweep::NAME);
         let mut set = RuleSet::configure(&chosen, det, limits);
@@ -455,6 +473,12 @@ impl RuleSet {
     }
 }
 
+/// Rules that run only when named (`--rules default,trw`, `--rules all`):
+/// `trw` keeps a table per source that a spoofed flood fills at one entry
+/// per packet, and costs too much there until that table is prefetched
+/// like the seed rule's (BENCHMARKS.md, "Sequential hypothesis testing").
+pub const OFF_BY_DEFAULT: &[&str] = &["trw"];
+
 /// Each rule's signature number in SIEM formats that want one (EVE's
 /// `signature_id`): fixed per rule, so a number stays a rule's as rules
 /// are added (from Snort's local range, 1,000,000 and up).
@@ -466,6 +490,7 @@ const SIGNATURE_IDS: &[(&str, u32)] = &[
     ("ack-scan", 1_595_005),
     ("small-sweep", 1_595_006),
     ("stealth-scan", 1_595_007),
+    ("trw", 1_595_008),
 ];
 
 /// The signature number of `rule` (see `SIGNATURE_IDS`).
