@@ -678,7 +678,13 @@ impl Capturer<'_> {
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(self.batch));
         let full = std::mem::replace(&mut self.batches[i], empty);
-        let _ = self.lanes.to_shards[i].send(ToShard::Batch(full));
+        let lane = &self.lanes.to_shards[i];
+        if let Err(crossbeam_channel::TrySendError::Full(m)) = lane.try_send(ToShard::Batch(full)) {
+            // The aggregator is behind: wait for it (a live capture's
+            // kernel buffer fills meanwhile), and say so.
+            self.st.handover_waits += 1;
+            let _ = lane.send(m);
+        }
     }
 
     /// Send every open batch, then the clock.

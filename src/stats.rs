@@ -28,6 +28,10 @@ pub struct CaptureStats {
     pub interrupted: bool,
     /// Records skipped for an impossible timestamp (damage).
     pub bad_timestamps: u64,
+    /// Batches the capture thread had to wait to hand over, an
+    /// aggregator's queue being full: where a live capture's drops come
+    /// from when picket, not the link, is the bottleneck.
+    pub handover_waits: u64,
 }
 
 impl CaptureStats {
@@ -48,6 +52,7 @@ impl CaptureStats {
         self.last_clock = self.last_clock.max(o.last_clock);
         self.interrupted |= o.interrupted;
         self.bad_timestamps += o.bad_timestamps;
+        self.handover_waits += o.handover_waits;
     }
 
     pub fn decode_failures(&self) -> u64 {
@@ -121,7 +126,11 @@ impl Report {
             );
         }
         if let Some(d) = self.kernel_drops {
-            let _ = writeln!(s, "  kernel drops   {d}");
+            let _ = writeln!(
+                s,
+                "  kernel drops   {d} (capture waited on a full aggregator queue {} times)",
+                c.handover_waits
+            );
         }
         if self.per_capture_thread.len() > 1 {
             let each: Vec<String> = self.per_capture_thread.iter().map(u64::to_string).collect();
