@@ -15,12 +15,10 @@
 
 use std::net::IpAddr;
 
-use super::seed::{DEVICE_PRODUCT, DEVICE_VENDOR};
 use super::spread::{SpreadPartial, SpreadTable};
 use super::{Judgement, Rule, RuleCounters, RuleShard};
 use crate::config::{self, Detection, Limits, NetSet};
 use crate::event::{Event, Kind, Outcome};
-use crate::finding::{Finding, Value};
 use crate::time::Nanos;
 
 #[derive(Clone, Debug)]
@@ -85,34 +83,15 @@ impl Rule for AckScan {
             return Judgement::Allowed;
         }
         let inside = NetSet::new(&self.home).contains(&p.src);
-        Judgement::Report(Finding {
-            rule: Self::NAME,
-            window_start: p.bin * self.bin,
-            source: p.src,
-            weight: p.probes,
-            detected_at: None,
-            fields: vec![
-                ("TimeGenerated", Value::WindowTime(p.bin * self.bin)),
-                ("SourceIP", Value::Ip(p.src)),
-                ("ScanType", Value::Text(scan_type)),
-                ("UniqueDestPorts", Value::Count(ports.into())),
-                ("UniqueDestIPs", Value::Count(p.hosts.into())),
-                ("TotalAttempts", Value::Count(p.probes)),
-                (
-                    "PortsTargeted",
-                    Value::Ports(p.ports.smallest(self.ports_listed)),
-                ),
-                ("FirstSeen", Value::Time(p.first)),
-                ("LastSeen", Value::Time(p.last)),
-                ("DeviceVendor", Value::Text(DEVICE_VENDOR)),
-                ("DeviceProduct", Value::Text(DEVICE_PRODUCT)),
-                (
-                    "Technique",
-                    Value::Text(if inside { "T1046" } else { "T1595" }),
-                ),
-                ("UniqueDestIPsIsLowerBound", Value::Flag(p.hosts_saturated)),
-            ],
-        })
+        Judgement::Report(p.finding(
+            Self::NAME,
+            self.bin,
+            scan_type,
+            Vec::new(),
+            Vec::new(),
+            self.ports_listed,
+            inside,
+        ))
     }
 }
 

@@ -8,7 +8,9 @@ use std::net::IpAddr;
 
 use ahash::{AHashMap, AHashSet};
 
+use super::seed::{DEVICE_PRODUCT, DEVICE_VENDOR};
 use super::RuleCounters;
+use crate::finding::{Finding, Value};
 use crate::sketch::portset::PortSet;
 use crate::time::Nanos;
 
@@ -34,6 +36,62 @@ pub struct SpreadPartial {
 
 impl SpreadPartial {
     /// Add another shard's piece of the same (source, bin).
+    /// The finding a spread rule writes about this (source, bin): the
+    /// seed rule's kind of columns (counted over the rule's own probes),
+    /// with the rule's own after ScanType (`typed`) and after
+    /// TotalAttempts (`counts`). `inside`: the source is in the home
+    /// networks (T1046).
+    #[allow(clippy::too_many_arguments)]
+    pub fn finding(
+        &self,
+        rule: &'static str,
+        bin_len: Nanos,
+        scan_type: &'static str,
+        typed: Vec<(&'static str, Value)>,
+        counts: Vec<(&'static str, Value)>,
+        ports_listed: usize,
+        inside: bool,
+    ) -> Finding {
+        let mut fields = vec![
+            ("TimeGenerated", Value::WindowTime(self.bin * bin_len)),
+            ("SourceIP", Value::Ip(self.src)),
+            ("ScanType", Value::Text(scan_type)),
+        ];
+        fields.extend(typed);
+        fields.extend([
+            ("UniqueDestPorts", Value::Count(self.ports.len().into())),
+            ("UniqueDestIPs", Value::Count(self.hosts.into())),
+            ("TotalAttempts", Value::Count(self.probes)),
+        ]);
+        fields.extend(counts);
+        fields.extend([
+            (
+                "PortsTargeted",
+                Value::Ports(self.ports.smallest(ports_listed)),
+            ),
+            ("FirstSeen", Value::Time(self.first)),
+            ("LastSeen", Value::Time(self.last)),
+            ("DeviceVendor", Value::Text(DEVICE_VENDOR)),
+            ("DeviceProduct", Value::Text(DEVICE_PRODUCT)),
+            (
+                "Technique",
+                Value::Text(if inside { "T1046" } else { "T1595" }),
+            ),
+            (
+                "UniqueDestIPsIsLowerBound",
+                Value::Flag(self.hosts_saturated),
+            ),
+        ]);
+        Finding {
+            rule,
+            window_start: self.bin * bin_len,
+            source: self.src,
+            weight: self.probes,
+            detected_at: None,
+            fields,
+        }
+    }
+
     pub fn merge(&mut self, p: SpreadPartial) {
         self.hosts += p.hosts;
         self.ports.union_with(&p.ports);

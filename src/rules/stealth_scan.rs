@@ -14,12 +14,11 @@
 
 use std::net::IpAddr;
 
-use super::seed::{DEVICE_PRODUCT, DEVICE_VENDOR};
 use super::spread::{SpreadPartial, SpreadTable};
 use super::{Judgement, Rule, RuleCounters, RuleShard};
 use crate::config::{self, Detection, Limits, NetSet};
 use crate::event::{Event, Kind, Outcome, Stealth};
-use crate::finding::{Finding, Value};
+use crate::finding::Value;
 use crate::time::Nanos;
 
 #[derive(Clone, Debug)]
@@ -123,38 +122,19 @@ impl Rule for StealthScan {
         }
         let inside = NetSet::new(&self.home).contains(&p.src);
         let count = |t: Stealth| Value::Count(p.kinds[t as usize]);
-        Judgement::Report(Finding {
-            rule: Self::NAME,
-            window_start: p.bin * self.bin,
-            source: p.src,
-            weight: p.probes,
-            detected_at: None,
-            fields: vec![
-                ("TimeGenerated", Value::WindowTime(p.bin * self.bin)),
-                ("SourceIP", Value::Ip(p.src)),
-                ("ScanType", Value::Text(Self::scan_type(&p.kinds))),
-                ("ProbeTypes", Value::Text(Self::type_set(&p.kinds))),
-                ("UniqueDestPorts", Value::Count(ports.into())),
-                ("UniqueDestIPs", Value::Count(p.hosts.into())),
-                ("TotalAttempts", Value::Count(p.probes)),
+        Judgement::Report(p.finding(
+            Self::NAME,
+            self.bin,
+            Self::scan_type(&p.kinds),
+            vec![("ProbeTypes", Value::Text(Self::type_set(&p.kinds)))],
+            vec![
                 ("FinProbes", count(Stealth::Fin)),
                 ("NullProbes", count(Stealth::Null)),
                 ("XmasProbes", count(Stealth::Xmas)),
-                (
-                    "PortsTargeted",
-                    Value::Ports(p.ports.smallest(self.ports_listed)),
-                ),
-                ("FirstSeen", Value::Time(p.first)),
-                ("LastSeen", Value::Time(p.last)),
-                ("DeviceVendor", Value::Text(DEVICE_VENDOR)),
-                ("DeviceProduct", Value::Text(DEVICE_PRODUCT)),
-                (
-                    "Technique",
-                    Value::Text(if inside { "T1046" } else { "T1595" }),
-                ),
-                ("UniqueDestIPsIsLowerBound", Value::Flag(p.hosts_saturated)),
             ],
-        })
+            self.ports_listed,
+            inside,
+        ))
     }
 }
 
