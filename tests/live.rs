@@ -155,6 +155,18 @@ impl Lab {
         ]);
     }
 
+    /// Replay `file` into the scanner's end as fast as tcpreplay can.
+    fn topspeed(&self, file: &Path) {
+        self.scan(&[
+            "tcpreplay",
+            "-q",
+            "--topspeed",
+            "-i",
+            &self.veth_scan,
+            file.to_str().unwrap(),
+        ]);
+    }
+
     /// Run a bounded command in the scanner namespace.
     fn scan(&self, args: &[&str]) {
         let mut full = vec!["timeout", "120"];
@@ -173,6 +185,19 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.remove();
     }
+}
+
+/// picket-gen's `syn` workload of `packets` packets, written in `dir`.
+fn syn_workload(dir: &Path, packets: u64) -> PathBuf {
+    let file = dir.join("syn.pcap");
+    run(&[
+        env!("CARGO_BIN_EXE_picket-gen"),
+        "syn",
+        file.to_str().unwrap(),
+        "--packets",
+        &packets.to_string(),
+    ]);
+    file
 }
 
 /// SIGTERM picket and collect what it wrote.
@@ -417,26 +442,12 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
 fn live_capture_under_tcpreplay_topspeed() {
     root();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("syn.pcap");
     let packets = 300_000u64;
-    run(&[
-        env!("CARGO_BIN_EXE_picket-gen"),
-        "syn",
-        file.to_str().unwrap(),
-        "--packets",
-        &packets.to_string(),
-    ]);
+    let file = syn_workload(dir.path(), packets);
     let lab = Lab::new("b");
     let out = dir.path().join("rows.json");
     let picket = lab.picket(&out, &["--stats-interval", "0"]);
-    lab.scan(&[
-        "tcpreplay",
-        "-q",
-        "--topspeed",
-        "-i",
-        &lab.veth_scan,
-        file.to_str().unwrap(),
-    ]);
+    lab.topspeed(&file);
     let (rows, err, _) = stop(picket, &out);
     let seen = stat(&err, "packets");
     let drops = stat(&err, "kernel drops");
@@ -470,27 +481,13 @@ fn per_capture_thread(err: &str) -> Vec<u64> {
 fn live_capture_across_two_sockets_in_a_fanout_group() {
     root();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("syn.pcap");
     let packets = 200_000u64;
-    run(&[
-        env!("CARGO_BIN_EXE_picket-gen"),
-        "syn",
-        file.to_str().unwrap(),
-        "--packets",
-        &packets.to_string(),
-    ]);
+    let file = syn_workload(dir.path(), packets);
     let lab = Lab::new("f");
     let out = dir.path().join("rows.json");
     let picket = lab.picket(&out, &["--capture-threads", "2", "--stats-interval", "1"]);
     // Thousands of flows, spread over both sockets by flow hash.
-    lab.scan(&[
-        "tcpreplay",
-        "-q",
-        "--topspeed",
-        "-i",
-        &lab.veth_scan,
-        file.to_str().unwrap(),
-    ]);
+    lab.topspeed(&file);
     // A scan whose every probe is answered (RST): a probe and its answer
     // must meet in one aggregator, in order, whichever socket read them.
     lab.nmap_syn("1-100");
