@@ -110,12 +110,20 @@ fn records(data: &[u8]) -> Vec<(Nanos, Vec<u8>)> {
 /// The whole pipeline with caps small enough to evict: never panics, and
 /// unless something was evicted (then results may depend on each
 /// thread's share of the caps, as documented) the rows are the same for
-/// 1 and 3 threads.
+/// 1 and 3 threads: with the default rules, and with every rule (the ones
+/// off by default too).
 pub fn pipeline_threads_agree(data: &[u8]) {
     let frames = records(data);
+    for rules in [Vec::new(), vec!["all".to_string()]] {
+        threads_agree(&frames, &rules);
+    }
+}
+
+fn threads_agree(frames: &[(Nanos, Vec<u8>)], rules: &[String]) {
     let run = |threads: usize| {
         let settings = Settings {
             threads,
+            rules: rules.to_vec(),
             batch: 2,
             limits: Limits {
                 max_sources: 12,
@@ -127,7 +135,7 @@ pub fn pipeline_threads_agree(data: &[u8]) {
             },
             ..Settings::default()
         };
-        let mut src = MemorySource::new(LinkType::Raw, frames.clone());
+        let mut src = MemorySource::new(LinkType::Raw, frames.to_vec());
         let buf = Shared::default();
         let writer = RowWriter::new(Box::new(buf.clone()), Format::Json, Precision::Nano);
         let report = pipeline::run(&mut src, &settings, writer, &AtomicBool::new(false))
@@ -147,7 +155,7 @@ pub fn pipeline_threads_agree(data: &[u8]) {
         assert_eq!(
             String::from_utf8_lossy(&one),
             String::from_utf8_lossy(&three),
-            "1 and 3 threads disagree"
+            "1 and 3 threads disagree (rules {rules:?})"
         );
     }
 }

@@ -151,7 +151,7 @@ impl Rule for Trw {
             // A quarter of the seed rule's (source, bin) cap: a source
             // needs several first contacts to be decided at all, and
             // under a spoofed flood the table holds one-contact sources.
-            cap: (self.limits.per_shard(shards).max_sources / 16).max(1),
+            cap: (self.limits.per_shard(shards).max_sources / 16).max(self.limits.min_share),
             pieces: AHashMap::default(),
             evicted: 0,
             peak: 0,
