@@ -55,15 +55,11 @@ impl Rule for AckScan {
     }
 
     fn shard(&self, shards: usize) -> AckShard {
-        AckShard(SpreadTable::new(
-            self.bin,
-            self.limits.per_shard(shards).max_sources,
-            self.limits.max_dests_per_source,
-        ))
+        AckShard(SpreadTable::for_shard(self.bin, &self.limits, shards))
     }
 
     fn key(p: &SpreadPartial) -> (i64, IpAddr) {
-        (p.bin, p.src)
+        p.key()
     }
 
     fn merge(into: &mut SpreadPartial, p: SpreadPartial) {

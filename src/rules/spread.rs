@@ -35,6 +35,11 @@ pub struct SpreadPartial {
 }
 
 impl SpreadPartial {
+    /// The (window, source) it belongs to.
+    pub fn key(&self) -> (i64, IpAddr) {
+        (self.bin, self.src)
+    }
+
     /// Add another shard's piece of the same (source, bin).
     /// The finding a spread rule writes about this (source, bin): the
     /// seed rule's kind of columns (counted over the rule's own probes),
@@ -129,6 +134,16 @@ pub struct SpreadTable {
 }
 
 impl SpreadTable {
+    /// One of `shards` shards' table: its share of the (source, bin) cap,
+    /// the per-source host cap.
+    pub fn for_shard(bin: Nanos, limits: &crate::config::Limits, shards: usize) -> Self {
+        Self::new(
+            bin,
+            limits.per_shard(shards).max_sources,
+            limits.max_dests_per_source,
+        )
+    }
+
     pub fn new(bin: Nanos, cap: usize, max_hosts: usize) -> Self {
         SpreadTable {
             bin,

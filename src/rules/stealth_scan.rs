@@ -97,15 +97,11 @@ impl Rule for StealthScan {
     }
 
     fn shard(&self, shards: usize) -> StealthShard {
-        StealthShard(SpreadTable::new(
-            self.bin,
-            self.limits.per_shard(shards).max_sources,
-            self.limits.max_dests_per_source,
-        ))
+        StealthShard(SpreadTable::for_shard(self.bin, &self.limits, shards))
     }
 
     fn key(p: &SpreadPartial) -> (i64, IpAddr) {
-        (p.bin, p.src)
+        p.key()
     }
 
     fn merge(into: &mut SpreadPartial, p: SpreadPartial) {
