@@ -61,6 +61,11 @@ fn scan_capture() -> Vec<(Nanos, Vec<u8>)> {
     ethernet_records(&pk)
 }
 
+/// `scan_capture()` as a pcap file in `dir`.
+fn scan_file(dir: &Path) -> PathBuf {
+    write(dir, "scan.pcap", &pcap_bytes(1, false, &scan_capture()))
+}
+
 /// The early alerts (contract 6.1): the port scan crosses 10 ports at its
 /// 10th rejection (port 10's RST, 10.101 s); the sweep crosses 30 attempts
 /// to >= 5 hosts when its 30th probe (10th host, 23.2 s) goes unanswered
@@ -81,11 +86,7 @@ static EXPECTED: std::sync::LazyLock<String> =
 #[test]
 fn replay_writes_the_full_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "scan.pcap",
-        &pcap_bytes(1, false, &scan_capture()),
-    );
+    let f = scan_file(dir.path());
     let out = picket(&["replay", "-q", f.to_str().unwrap()]);
     assert_ok(&out);
     assert_eq!(String::from_utf8(out.stdout).unwrap(), *EXPECTED);
@@ -94,11 +95,7 @@ fn replay_writes_the_full_rows() {
 #[test]
 fn one_and_four_threads_write_identical_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "scan.pcap",
-        &pcap_bytes(1, false, &scan_capture()),
-    );
+    let f = scan_file(dir.path());
     let f = f.to_str().unwrap();
     let one = picket(&["replay", "-q", "--threads", "1", f]);
     let four = picket(&["replay", "-q", "--threads", "4", "--batch", "3", f]);
@@ -191,11 +188,7 @@ fn other_link_types_in_files() {
 #[test]
 fn table_format_and_output_file() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "scan.pcap",
-        &pcap_bytes(1, false, &scan_capture()),
-    );
+    let f = scan_file(dir.path());
     let o = dir.path().join("rows.txt");
     let out = picket(&[
         "replay",
@@ -563,11 +556,7 @@ fn a_crafted_extension_chain_at_the_end_of_a_file_is_a_skip_not_a_crash() {
 #[test]
 fn rules_are_chosen_by_name_and_home_networks_can_be_none() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "scan.pcap",
-        &pcap_bytes(1, false, &scan_capture()),
-    );
+    let f = scan_file(dir.path());
     let f = f.to_str().unwrap();
     let out = picket(&["replay", "--rules", "seed,bogus", f]);
     assert_eq!(out.status.code(), Some(2));
@@ -597,11 +586,7 @@ fn rules_are_chosen_by_name_and_home_networks_can_be_none() {
 #[test]
 fn fifos_and_process_substitution_are_read_as_streams() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "scan.pcap",
-        &pcap_bytes(1, false, &scan_capture()),
-    );
+    let f = scan_file(dir.path());
     let f = f.to_str().unwrap();
     let out = Command::new("bash")
         .args([
@@ -1075,11 +1060,7 @@ fn per_rule_thresholds_are_options() {
 #[test]
 fn output_file_is_appended_to_unless_truncate_is_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let pcap = write(
-        dir.path(),
-        "scan.pcap",
-        &pcap_bytes(1, false, &scan_capture()),
-    );
+    let pcap = scan_file(dir.path());
     let out = dir.path().join("rows.json");
     let run = |extra: &[&str]| {
         let mut args = vec!["replay", "-q", "-o", out.to_str().unwrap()];
@@ -1177,11 +1158,7 @@ fn sighup_reopens_the_output_file_and_capture_goes_on() {
 #[test]
 fn a_config_file_sets_options_and_the_command_line_wins() {
     let dir = tempfile::tempdir().unwrap();
-    let pcap = write(
-        dir.path(),
-        "scan.pcap",
-        &pcap_bytes(1, false, &scan_capture()),
-    );
+    let pcap = scan_file(dir.path());
     let conf = write(
         dir.path(),
         "picket.toml",
