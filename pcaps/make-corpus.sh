@@ -95,6 +95,29 @@ capture() {
     wait $dump 2>/dev/null || true
 }
 
+# stretch FILE FACTOR: multiply every packet's time since the first by
+# FACTOR (a classic pcap, as tcpdump writes it), in place.
+stretch() {
+    python3 - "$1" "$2" <<'PY'
+import struct, sys
+path, factor = sys.argv[1], int(sys.argv[2])
+data = open(path, 'rb').read()
+magic = data[:4]
+endian = '<' if magic in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1') else '>'
+per_sec = 10**9 if magic in (b'\x4d\x3c\xb2\xa1', b'\xa1\xb2\x3c\x4d') else 10**6
+out, off, first = bytearray(data[:24]), 24, None
+while off + 16 <= len(data):
+    sec, frac, incl, orig = struct.unpack(endian + 'IIII', data[off:off + 16])
+    t = sec * per_sec + frac
+    first = t if first is None else first
+    t = first + (t - first) * factor
+    out += struct.pack(endian + 'IIII', t // per_sec, t % per_sec, incl, orig)
+    out += data[off + 16:off + 16 + incl]
+    off += 16 + incl
+open(path, 'wb').write(out)
+PY
+}
+
 MASSCAN=(masscan --interface pkc-s0 --adapter-ip 203.0.113.10 --adapter-mac 02:00:00:00:00:10 --router-mac 02:00:00:00:00:01 --rate 2000 --wait 2)
 
 run() {
@@ -109,6 +132,12 @@ run() {
     nmap-sn-sweep) capture $1 pkc-t0 3000 -- nmap -n -sn -PE --send-ip --max-retries 1 192.0.2.0/26 ;;
     nmap-6) capture $1 pkc-t0 3000 -- nmap -6 -n -Pn -sS -T4 --max-retries 1 -p 1-100 2001:db8:2::10 ;;
     nmap-T2-slow) capture $1 pkc-t0 1000 -- nmap -n -Pn -sS -T2 -p 21,22,23,25,80,110,139,443,445,3389,8080,8443 192.0.2.11 ;;
+    nmap-slow-hours)
+        # One host at a time, one probe each, stretched 600-fold afterwards:
+        # a 445/tcp sweep of 10 hosts over 2.4 hours (probes 10 to 20
+        # minutes apart; nmap waits a second longer after a silent host).
+        capture $1 pkc-t0 1000 -- nmap -n -Pn -sS --max-retries 0 --max-hostgroup 1 --scan-delay 1s -p 445 192.0.2.5-14
+        stretch $1.pcap 600 ;;
     nmap-http-enum) capture $1 pkc-t0 20000 -- nmap -n -Pn -sT -p 80 --script http-enum 192.0.2.10 ;;
     masscan-sweep) capture $1 pkc-t0 3000 -- "${MASSCAN[@]}" -p 22,80,443,8080 192.0.2.0/26 ;;
     zmap-sweep) capture $1 pkc-t0 1000 -- sh -c 'printf "" > /tmp/pkc-zmap-none.conf; zmap -q -i pkc-s0 -S 203.0.113.10 -G 02:00:00:00:00:01 -b /tmp/pkc-zmap-none.conf -r 1000 -p 80 -o /dev/null 192.0.2.0/26' ;;
@@ -132,7 +161,7 @@ for i in range(40):
     esac
 }
 
-ALL=(nmap-sS-top1000 nmap-sT nmap-sS-1024-hosts nmap-sF nmap-sN nmap-sX nmap-sU nmap-sn-sweep nmap-6 nmap-T2-slow nmap-http-enum masscan-sweep zmap-sweep hping3-syn nmap-sA nmap-sM nmap-6-ping nmap-10-hosts nmap-internal benign-web benign-health benign-dns benign-retry benign-downloads)
+ALL=(nmap-sS-top1000 nmap-sT nmap-sS-1024-hosts nmap-sF nmap-sN nmap-sX nmap-sU nmap-sn-sweep nmap-6 nmap-T2-slow nmap-slow-hours nmap-http-enum masscan-sweep zmap-sweep hping3-syn nmap-sA nmap-sM nmap-6-ping nmap-10-hosts nmap-internal benign-web benign-health benign-dns benign-retry benign-downloads)
 
 trap down EXIT
 up

@@ -267,6 +267,15 @@ pub struct Common {
     /// ...and false-positive probability (below --trw-detection).
     #[arg(long, value_name = "P", default_value_t = Detection::default().trw_false_positive)]
     pub trw_false_positive: f64,
+    /// slow-scan: distinct hosts a source's failed attempts reach within the horizon, at least...
+    #[arg(long, value_name = "N", default_value_t = Detection::default().slow_scan_hosts)]
+    pub slow_scan_hosts: u32,
+    /// ...or distinct ports (counting only bins that no 5-minute rule reports).
+    #[arg(long, value_name = "N", default_value_t = Detection::default().slow_scan_ports)]
+    pub slow_scan_ports: u32,
+    /// slow-scan: the horizon, in hours (at most 24).
+    #[arg(long, value_name = "HOURS", default_value_t = Detection::default().slow_scan_horizon as f64 / 3600e9)]
+    pub slow_scan_horizon: f64,
 
     /// Cap on tracked (source, bin) entries; beyond it the lightest 5/8 are evicted.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_sources)]
@@ -283,6 +292,9 @@ pub struct Common {
     /// Cap on the memory of all port and host sets, in MiB; beyond it the lightest sources are evicted.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().max_set_bytes >> 20)]
     pub max_set_mib: usize,
+    /// Cap on sources the slow-scan rule follows over its horizon; beyond it the narrowest are given up.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_slow_sources)]
+    pub max_slow_sources: usize,
 }
 
 /// A CIDR, or a bare address as a /32 or /128.
@@ -344,6 +356,13 @@ impl Common {
                 "--trw-false-positive and --trw-detection must be probabilities (between 0 and 1), the first below the second".into(),
             ));
         }
+        let horizon = seconds("slow-scan-horizon", self.slow_scan_horizon * 3600.0)?;
+        if !(bin..=24 * 3600 * NANOS_PER_SEC).contains(&horizon) {
+            return Err(Error::Usage(format!(
+                "--slow-scan-horizon {}: must be between one bin and 24 hours",
+                self.slow_scan_horizon
+            )));
+        }
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -378,6 +397,9 @@ impl Common {
                 trw_theta1: self.trw_theta1,
                 trw_detection: self.trw_detection,
                 trw_false_positive: self.trw_false_positive,
+                slow_scan_hosts: self.slow_scan_hosts,
+                slow_scan_ports: self.slow_scan_ports,
+                slow_scan_horizon: horizon,
                 home: home_networks(&self.home)?,
                 allow,
             },
@@ -387,6 +409,7 @@ impl Common {
                 max_udp_flows: self.max_udp_flows,
                 max_dests_per_source: self.max_hosts_per_source,
                 max_set_bytes: self.max_set_mib.saturating_mul(1 << 20),
+                max_slow_sources: self.max_slow_sources,
                 ..Limits::default()
             },
             threads,

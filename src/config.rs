@@ -46,6 +46,11 @@ pub struct Detection {
     pub trw_theta1: f64,
     pub trw_detection: f64,
     pub trw_false_positive: f64,
+    /// slow-scan: distinct hosts, or distinct ports, a source's failed
+    /// attempts reach within the horizon, at least; and the horizon.
+    pub slow_scan_hosts: u32,
+    pub slow_scan_ports: u32,
+    pub slow_scan_horizon: Nanos,
     /// Sources in these networks are never candidates.
     pub home: Vec<IpNet>,
     /// Authorised scanners: rows are suppressed but counted.
@@ -74,6 +79,9 @@ impl Default for Detection {
             trw_theta1: 0.2,
             trw_detection: 0.99,
             trw_false_positive: 0.01,
+            slow_scan_hosts: 8,
+            slow_scan_ports: 15,
+            slow_scan_horizon: 6 * 3600 * NANOS_PER_SEC,
             home: default_home_networks(),
             allow: Vec::new(),
         }
@@ -158,6 +166,9 @@ pub struct Limits {
     /// Heap bytes of all (source, bin) entries' port and host sets; beyond
     /// it the lightest sources are evicted.
     pub max_set_bytes: usize,
+    /// Sources the slow-scan rule follows over its horizon (in the
+    /// merger, not split); beyond it the narrowest are given up.
+    pub max_slow_sources: usize,
     /// The smallest share of a cap one aggregator gets (tables that small
     /// cost nothing; the fuzz targets lower it to reach evictions).
     pub min_share: usize,
@@ -174,6 +185,7 @@ impl Default for Limits {
             max_udp_flows: 7 << 16,
             max_dests_per_source: 1 << 16,
             max_set_bytes: 128 << 20,
+            max_slow_sources: 7 << 13,
             min_share: 1024,
         }
     }
@@ -189,6 +201,7 @@ impl Limits {
             max_udp_flows: share(self.max_udp_flows),
             max_dests_per_source: self.max_dests_per_source,
             max_set_bytes: (self.max_set_bytes / shards.max(1)).max(self.min_share << 10),
+            max_slow_sources: self.max_slow_sources,
             min_share: self.min_share,
         }
     }

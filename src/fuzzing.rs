@@ -131,6 +131,7 @@ fn threads_agree(frames: &[(Nanos, Vec<u8>)], rules: &[String]) {
                 max_udp_flows: 12,
                 max_dests_per_source: 4,
                 max_set_bytes: 4096,
+                max_slow_sources: 8,
                 min_share: 4,
             },
             ..Settings::default()
@@ -145,7 +146,8 @@ fn threads_agree(frames: &[(Nanos, Vec<u8>)], rules: &[String]) {
             + report.agg.udp_flows_evicted
             + report.agg.early_evicted
             + report.agg.dest_sets_saturated
-            + report.merge.updates_dropped;
+            + report.merge.updates_dropped
+            + report.merge.horizon_evicted;
         let rows = buf.0.lock().map(|b| b.clone()).unwrap_or_default();
         (rows, evicted)
     };

@@ -204,8 +204,8 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  rows           {} written, {} suppressed by the allow list (early alerts: {}); early updates dropped {}",
-            self.merge.rows, self.merge.allow_suppressed, self.merge.early_allowed, self.merge.updates_dropped
+            "  rows           {} written, {} suppressed by the allow list (early alerts: {}); early updates dropped {}, slow-scan sources given up {}",
+            self.merge.rows, self.merge.allow_suppressed, self.merge.early_allowed, self.merge.updates_dropped, self.merge.horizon_evicted
         );
         if self.damaged_inputs > 0 {
             let _ = writeln!(

@@ -78,6 +78,9 @@ fn all_rules_add_only_what_each_capture_shows() {
         ("nmap-sF", &[("stealth-scan", "FIN Scan", 1)]),
         ("nmap-sN", &[("stealth-scan", "NULL Scan", 1)]),
         ("nmap-sX", &[("stealth-scan", "XMAS Scan", 1)]),
+        // Eight failed hosts within six hours: counted when the eighth
+        // fails, then quiet for a horizon.
+        ("nmap-slow-hours", &[("slow-scan", "Slow Sweep", 8)]),
     ];
     for f in corpus() {
         let name = f.file_stem().unwrap().to_str().unwrap();
@@ -179,6 +182,7 @@ fn scans_are_reported_with_the_right_type_and_benign_traffic_is_silent() {
         ("masscan-sweep", Some(("IP Block Sweep", 4, 64, 244))),
         ("nmap-6", Some(("Aggressive Port Scan", 98, 1, 98))),
         ("nmap-T2-slow", None),
+        ("nmap-slow-hours", None),
         ("nmap-http-enum", None),
         ("nmap-sF", Some(("Aggressive Port Scan", 100, 1, 102))),
         ("nmap-sN", Some(("Aggressive Port Scan", 100, 1, 102))),
@@ -285,4 +289,41 @@ fn the_sequential_test_decides_every_tcp_scan_from_outside_and_nothing_else() {
             .collect();
         assert_eq!(got, want, "{name}");
     }
+}
+
+/// The slow-scan rule on the stretched nmap sweep (10 hosts over 2.4 hours,
+/// one probe each): reported when the eighth host failed, in that bin,
+/// with the whole scan so far; silent with a one-hour horizon (never more
+/// than six hosts within an hour); at the tenth host when asked for ten.
+#[test]
+fn a_sweep_spread_over_hours_is_a_slow_scan() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/nmap-slow-hours.pcap");
+    let rows = |extra: &[&str]| -> Vec<serde_json::Value> {
+        replay(&f, extra)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let r = rows(&[]);
+    assert_eq!(r.len(), 1, "{r:?}");
+    let r = &r[0];
+    assert_eq!(r["Rule"], "slow-scan");
+    assert_eq!(r["SourceIP"], "203.0.113.10");
+    assert_eq!(r["PortsTargeted"], serde_json::json!([445]));
+    assert_eq!(
+        (&r["UniqueDestIPs"], &r["TotalAttempts"], &r["ActiveBins"]),
+        (&8.into(), &8.into(), &8.into())
+    );
+    // tcpdump -r: the first probe, and the eighth that failed (192.0.2.12,
+    // rejected at once); five silent hosts and three resets before it.
+    assert_eq!(r["FirstSeen"], "2026-11-30T19:16:38.741641Z");
+    assert_eq!(r["DetectedAt"], "2026-11-30T21:18:30.371641Z");
+    assert_eq!(r["TimeGenerated"], "2026-11-30T21:15:00Z");
+    assert_eq!(r["HorizonSeconds"], 21600);
+    assert!(rows(&["--slow-scan-horizon", "1"]).is_empty());
+    let ten = rows(&["--slow-scan-hosts", "10"]);
+    assert_eq!(ten.len(), 1);
+    assert_eq!(ten[0]["UniqueDestIPs"], 10);
+    assert_eq!(ten[0]["DetectedAt"], "2026-11-30T21:38:59.228041Z");
+    assert!(rows(&["--rules", "seed,small-sweep,early"]).is_empty());
 }

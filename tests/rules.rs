@@ -639,3 +639,134 @@ fn trw_probabilities_are_options_and_checked() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--trw-theta1"));
 }
+
+/// Probes from `src` to each (host, port), `gap` apart from T0, none
+/// answered.
+fn spaced(src: &str, targets: &[(String, u16)], gap: Nanos) -> Vec<(Nanos, Vec<u8>)> {
+    targets
+        .iter()
+        .enumerate()
+        .map(|(i, (h, p))| {
+            (
+                T0 + i as Nanos * gap,
+                tcp(src, h, 40000 + i as u16, *p, "S"),
+            )
+        })
+        .collect()
+}
+
+fn hosts(n: u8, port: u16) -> Vec<(String, u16)> {
+    (1..=n).map(|h| (format!("192.0.2.{h}"), port)).collect()
+}
+
+const MIN: Nanos = 60 * SEC;
+
+#[test]
+fn a_sweep_or_port_scan_spread_over_hours_is_a_slow_scan() {
+    // 445/tcp to 9 hosts, one every 12 minutes (1 h 36 min): reported at
+    // the eighth host, the ninth falls in the quiet hours after.
+    let rows = run_all_threads(&spaced("203.0.113.80", &hosts(9, 445), 12 * MIN));
+    assert_eq!(rules_of(&rows), ["slow-scan"]);
+    let r = &rows[0];
+    assert_eq!(r["ScanType"], "Slow Sweep");
+    assert_eq!(
+        (
+            &r["UniqueDestIPs"],
+            &r["UniqueDestPorts"],
+            &r["TotalAttempts"]
+        ),
+        (&8.into(), &1.into(), &8.into())
+    );
+    assert_eq!(r["FirstSeen"], at(T0));
+    assert_eq!(r["DetectedAt"], at(T0 + 7 * 12 * MIN));
+    // 15 ports of one host, one every 20 minutes (4 h 40 min).
+    let ports: Vec<(String, u16)> = (1..=15).map(|p| ("192.0.2.7".into(), p * 10)).collect();
+    let rows = run_all_threads(&spaced("203.0.113.81", &ports, 20 * MIN));
+    assert_eq!(rules_of(&rows), ["slow-scan"]);
+    assert_eq!(rows[0]["ScanType"], "Slow Port Scan");
+    assert_eq!(rows[0]["UniqueDestPorts"], 15);
+    assert_eq!(rows[0]["ActiveBins"], 15);
+}
+
+#[test]
+fn slow_but_narrow_or_spread_beyond_the_horizon_is_not_a_slow_scan() {
+    let mut all = Vec::new();
+    // A client retrying a dead server every 5 minutes for 8 hours.
+    all.extend(spaced(
+        "198.51.100.81",
+        &vec![("192.0.2.99".into(), 443); 96],
+        5 * MIN,
+    ));
+    // Seven hosts in six hours.
+    all.extend(spaced("198.51.100.82", &hosts(7, 22), 50 * MIN));
+    // Eight hosts an hour apart: never eight within six hours.
+    all.extend(spaced("198.51.100.83", &hosts(8, 23), 61 * MIN));
+    // 14 ports in four hours.
+    let ports: Vec<(String, u16)> = (1..=14).map(|p| ("192.0.2.8".into(), p)).collect();
+    all.extend(spaced("198.51.100.84", &ports, 17 * MIN));
+    // A port scan of one host that the seed rule reports, then seven more
+    // hosts slowly: the reported bin's host is the seed rule's, not
+    // counted again (with it, eight).
+    for p in 1..=12u16 {
+        all.push((
+            T0 + p as Nanos * MS,
+            tcp("198.51.100.85", "192.0.2.50", 41000, p, "S"),
+        ));
+    }
+    all.extend(
+        spaced("198.51.100.85", &hosts(7, 80), 30 * MIN)
+            .into_iter()
+            .map(|(t, p)| (t + 10 * MIN, p)),
+    );
+    all.sort_by_key(|(t, _)| *t);
+    let rows = run_all_threads(&all);
+    let slow: Vec<&Value> = rows.iter().filter(|r| r["Rule"] == "slow-scan").collect();
+    assert!(slow.is_empty(), "{slow:#?}");
+    assert_eq!(rules_of(&rows), ["early", "seed"], "the port scan only");
+    // With a horizon of eight hours, the hourly sweep is one.
+    let mut s = settings(2);
+    s.detection.slow_scan_horizon = 8 * 60 * MIN;
+    let (rows, _) = run_ip(&spaced("198.51.100.83", &hosts(8, 23), 61 * MIN), &s);
+    assert_eq!(rules_of(&rows), ["slow-scan"]);
+}
+
+#[test]
+fn slow_scan_tracks_stay_under_their_cap_and_the_widest_survive() {
+    // 400 spoofed sources a bin, one probe each, for 10 bins, and one
+    // sweep of 8 hosts among them, two hosts a bin: wider from its first
+    // bin on, it outlasts them.
+    let mut all = Vec::new();
+    for b in 0..10u32 {
+        let t = T0 + b as Nanos * 5 * MIN;
+        for i in 0..400u32 {
+            let src = format!("198.51.{}.{}", 100 + i / 250, i % 250 + 1);
+            let src = if b % 2 == 0 {
+                src
+            } else {
+                format!("203.0.113.{}", i % 200 + 1)
+            };
+            all.push((
+                t + i as Nanos * MS,
+                tcp(&src, "192.0.2.80", 2000 + i as u16, 80, "S"),
+            ));
+        }
+        if b < 4 {
+            for h in [2 * b + 1, 2 * b + 2] {
+                let dst = format!("2001:db8:2::{h}");
+                all.push((t + 500 * MS, tcp("2001:db8:9::9", &dst, 40000, 445, "S")));
+            }
+        }
+    }
+    all.sort_by_key(|(t, _)| *t);
+    let mut s = settings(1);
+    s.limits.max_slow_sources = 100;
+    let (rows, report) = run_ip(&all, &s);
+    let slow: Vec<&Value> = rows.iter().filter(|r| r["Rule"] == "slow-scan").collect();
+    assert_eq!(slow.len(), 1, "{slow:#?}");
+    assert_eq!(slow[0]["SourceIP"], "2001:db8:9::9");
+    assert!(report.merge.horizon_evicted >= 300, "{:?}", report.merge);
+    for t in [2, 4] {
+        s.threads = t;
+        assert_eq!(run_ip(&all, &s).0, rows, "{t} threads");
+    }
+}

@@ -287,6 +287,7 @@ impl Counts {
             rejected: self.rejected,
             udp: self.udp,
             stealth: self.stealth,
+            hosts: Default::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod early;
 pub mod internal;
 pub mod ping_sweep;
 pub mod seed;
+pub mod slow_scan;
 pub mod small_sweep;
 pub mod spread;
 pub mod stealth_scan;
@@ -33,6 +34,7 @@ use crate::config::{Detection, Limits};
 use crate::event::{Event, Outcome};
 use crate::finding::Finding;
 use crate::time::Nanos;
+use slow_scan::SlowScan;
 use small_sweep::SmallSweep;
 
 /// What the merger makes of one (window, source)'s merged partial.
@@ -66,6 +68,23 @@ pub trait Rule: Clone + Send + Sync + 'static {
     /// The merged partial, judged.
     fn evaluate(&self, p: &Self::Partial) -> Judgement;
 
+    /// Judge one window's merged partials; windows come in order. Each on
+    /// its own by default; a rule whose judgement carries over from window
+    /// to window keeps that in `live`, and must not depend on the order
+    /// of `partials`.
+    fn judge_window(
+        &self,
+        _live: &mut Self::Live,
+        _window: i64,
+        partials: impl Iterator<Item = Self::Partial>,
+        out: &mut Vec<Finding>,
+        stats: &mut MergeStats,
+    ) {
+        for p in partials {
+            record(self.evaluate(&p), out, stats);
+        }
+    }
+
     /// What a shard reports before its windows close, for a rule that
     /// alerts while they are open (`()` for the rest).
     type Update: Send + 'static;
@@ -94,6 +113,15 @@ pub trait Rule: Clone + Send + Sync + 'static {
         _notices: &mut Vec<Self::Notice>,
         _stats: &mut MergeStats,
     ) {
+    }
+}
+
+/// Count a judgement, keep its finding.
+pub fn record(j: Judgement, out: &mut Vec<Finding>, stats: &mut MergeStats) {
+    match j {
+        Judgement::Below => stats.below_threshold += 1,
+        Judgement::Allowed => stats.allow_suppressed += 1,
+        Judgement::Report(f) => out.push(f),
     }
 }
 
@@ -166,6 +194,8 @@ pub struct MergeStats {
     /// Updates that came after their window was judged (timestamps far
     /// out of order), or past the merger's cap on open (source, bin)s.
     pub updates_dropped: u64,
+    /// Slow-scan tracks given up to stay under their cap.
+    pub horizon_evicted: u64,
 }
 
 /// One rule's partials waiting in the merger, by window then source.
@@ -207,13 +237,10 @@ impl<R: Rule> Pool<R> {
             if *entry.key() > ready {
                 break;
             }
-            for p in entry.remove().into_values() {
-                match self.rule.evaluate(&p) {
-                    Judgement::Below => stats.below_threshold += 1,
-                    Judgement::Allowed => stats.allow_suppressed += 1,
-                    Judgement::Report(f) => out.push(f),
-                }
-            }
+            let window = *entry.key();
+            let partials = entry.remove().into_values();
+            self.rule
+                .judge_window(&mut self.live, window, partials, out, stats);
         }
     }
 }
@@ -233,7 +260,7 @@ macro_rules! rule_set {
 
         /// Every rule's name, in output order (the policies that judge
         /// another rule's counts last).
-        pub const NAMES: &[&str] = &[$(<$rule as Rule>::NAME,)* SmallSweep::NAME];
+        pub const NAMES: &[&str] = &[$(<$rule as Rule>::NAME,)* SmallSweep::NAME, SlowScan::NAME];
 
         /// Every rule's state on one shard.
         pub struct ShardRules {
@@ -447,7 +474,17 @@ impl RuleSet {
             chosen = defaults().collect();
         }
         let small_sweep = chosen.contains(&SmallSweep::NAME);
+        let slow_scan = chosen.contains(&SlowScan::NAME);
         let mut set = RuleSet::configure(&chosen, det, limits);
+        if slow_scan {
+            // The policy counts what the seed rule counts (silently, if
+            // it is not chosen), in the bins no 5-minute rule reports.
+            let seed = set.seed.get_or_insert_with(|| seed::Seed {
+                report: false,
+                ..Rule::configure(det, limits)
+            });
+            seed.slow_scan = Some(SlowScan::new(det, limits));
+        }
         if small_sweep {
             // The policy judges what the seed and internal rules count:
             // they count (silently, if not chosen) for it.
@@ -491,6 +528,7 @@ const SIGNATURE_IDS: &[(&str, u32)] = &[
     ("small-sweep", 1_595_006),
     ("stealth-scan", 1_595_007),
     ("trw", 1_595_008),
+    ("slow-scan", 1_595_009),
 ];
 
 /// The signature number of `rule` (see `SIGNATURE_IDS`).

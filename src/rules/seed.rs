@@ -12,8 +12,9 @@ mod failures;
 
 use std::net::IpAddr;
 
+use super::slow_scan::{Horizon, SlowScan};
 use super::small_sweep::SmallSweep;
-use super::{Judgement, Rule, RuleCounters, RuleShard};
+use super::{record, Judgement, MergeStats, Rule, RuleCounters, RuleShard};
 use crate::config::{self, Detection, Limits, NetSet};
 use crate::event::Outcome;
 use crate::finding::{Finding, Value};
@@ -72,6 +73,8 @@ pub struct Seed {
     pub report: bool,
     /// Judge the summaries that stay below the thresholds as small sweeps.
     pub small_sweep: Option<SmallSweep>,
+    /// Count the summaries that no 5-minute rule reports over hours.
+    pub slow_scan: Option<SlowScan>,
 }
 
 impl Seed {
@@ -84,6 +87,7 @@ impl Seed {
             population: Population::Outside,
             report: true,
             small_sweep: None,
+            slow_scan: None,
         }
     }
 
@@ -147,7 +151,7 @@ impl Rule for Seed {
     type Partial = SourceSummary;
     type Update = ();
     type Notice = ();
-    type Live = ();
+    type Live = Horizon;
 
     fn configure(det: &Detection, limits: &Limits) -> Self {
         Seed::new(det, limits)
@@ -155,11 +159,15 @@ impl Rule for Seed {
 
     fn shard(&self, shards: usize) -> SeedShard {
         let l = self.limits.per_shard(shards);
+        let mut bins = BinTable::new(l.max_sources, l.max_dests_per_source, l.max_set_bytes);
+        if self.slow_scan.is_some() {
+            bins.sample_hosts = SlowScan::hosts_per_bin(&self.det);
+        }
         SeedShard {
             home: NetSet::new(&self.det.home),
             inside: self.population == Population::Inside,
             closed_through: i64::MIN,
-            bins: BinTable::new(l.max_sources, l.max_dests_per_source, l.max_set_bytes),
+            bins,
             failed: FailureQueue::new(self.det.bin),
             home_probes: 0,
             port_zero: 0,
@@ -172,6 +180,28 @@ impl Rule for Seed {
 
     fn merge(into: &mut SourceSummary, p: SourceSummary) {
         into.absorb(p);
+    }
+
+    fn judge_window(
+        &self,
+        horizon: &mut Horizon,
+        window: i64,
+        partials: impl Iterator<Item = SourceSummary>,
+        out: &mut Vec<Finding>,
+        stats: &mut MergeStats,
+    ) {
+        let Some(slow) = &self.slow_scan else {
+            partials.for_each(|p| record(self.evaluate(&p), out, stats));
+            return;
+        };
+        for p in partials {
+            let quiet = self
+                .scan_type(p.ports.len(), p.unique_ips, p.total)
+                .is_none();
+            slow.count(horizon, &p, quiet);
+            record(self.evaluate(&p), out, stats);
+        }
+        slow.close_window(horizon, window, self.technique, out, stats);
     }
 
     fn evaluate(&self, s: &SourceSummary) -> Judgement {

@@ -63,6 +63,30 @@ impl DestSet {
         self.len() == 0
     }
 
+    /// Call `f` with every address held (in no particular order).
+    pub fn for_each(&self, mut f: impl FnMut(IpAddr)) {
+        let block = |f: &mut dyn FnMut(IpAddr), prefix: u32, bits: &[u64; 4]| {
+            for (w, &word) in bits.iter().enumerate() {
+                let mut word = word;
+                while word != 0 {
+                    let low = (w as u32) << 6 | word.trailing_zeros();
+                    f(IpAddr::from((prefix << 8 | low).to_be_bytes()));
+                    word &= word - 1;
+                }
+            }
+        };
+        match self {
+            DestSet::Inline { len, addrs } => addrs[..*len as usize].iter().for_each(|&a| f(a)),
+            DestSet::Block { prefix, bits, .. } => block(&mut f, *prefix, bits),
+            DestSet::Spread(s) => {
+                for (prefix, bits) in &s.v4 {
+                    block(&mut f, *prefix, bits);
+                }
+                s.v6.iter().for_each(|&a| f(IpAddr::V6(a)));
+            }
+        }
+    }
+
     /// Bytes held on the heap, roughly (for the aggregator's memory
     /// budget): each hash table slot with its control byte.
     #[inline]
@@ -213,6 +237,9 @@ mod tests {
                 model.insert(a);
                 assert_eq!(d.len() as usize, model.len());
             }
+            let mut held = BTreeSet::new();
+            d.for_each(|a| assert!(held.insert(a), "{a} twice"));
+            assert_eq!(held, model, "round {round}");
         }
     }
 

@@ -177,6 +177,29 @@ impl PortSet {
         self.len() == 0
     }
 
+    /// Call `f` with every port held (in no particular order).
+    pub fn for_each(&self, mut f: impl FnMut(u16)) {
+        match self {
+            PortSet::Inline { len, ports } => ports[..*len as usize].iter().for_each(|&p| f(p)),
+            PortSet::Chunked {
+                present, chunks, ..
+            } => {
+                let mut bits = *present;
+                for chunk in chunks {
+                    let c = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    for (w, &word) in chunk.iter().enumerate() {
+                        let mut word = word;
+                        while word != 0 {
+                            f((c * CHUNK_BITS + w * 64) as u16 + word.trailing_zeros() as u16);
+                            word &= word - 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The `n` smallest ports, ascending.
     pub fn smallest(&self, n: usize) -> Vec<u16> {
         match self {
@@ -282,6 +305,9 @@ mod chunked_tests {
                 a.smallest(usize::MAX),
                 model.iter().copied().collect::<Vec<_>>()
             );
+            let mut held = BTreeSet::new();
+            a.for_each(|p| assert!(held.insert(p), "{p} twice"));
+            assert_eq!(held, model, "{a_n} + {b_n}");
         }
     }
 

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use crate::event::UDP;
+use crate::rules::slow_scan::host_key;
 use crate::sketch::destset::DestSet;
 use crate::sketch::portset::PortSet;
 use crate::sketch::prefetch_map::PrefetchMap;
@@ -105,14 +106,31 @@ pub struct SourceSummary {
     pub rejected: u64,
     pub udp: u64,
     pub stealth: u64,
+    /// Its hosts, as keys, when there were few (at most the table's
+    /// `sample_hosts`): the slow-scan policy counts distinct hosts over
+    /// hours. Complete if and only if it holds `unique_ips` keys.
+    pub hosts: HostKeys,
 }
 
+/// A few hosts' keys (`slow_scan::host_key`), in place.
+pub type HostKeys = smallvec::SmallVec<[u32; 4]>;
+
 impl SourceSummary {
+    /// True if `hosts` holds every host of the (source, bin).
+    pub fn hosts_complete(&self) -> bool {
+        self.hosts.len() == self.unique_ips as usize && !self.ips_saturated
+    }
+
     /// Add the piece of the same (source, bin) that another aggregator
     /// held: its destinations are its own (sharding is by address pair),
     /// so distinct hosts add up; ports may overlap and are joined.
     pub fn absorb(&mut self, o: SourceSummary) {
         debug_assert_eq!((self.src, self.bin), (o.src, o.bin));
+        if self.hosts_complete() && o.hosts_complete() {
+            self.hosts.extend_from_slice(&o.hosts);
+        } else {
+            self.hosts.clear();
+        }
         self.ports.union_with(&o.ports);
         self.unique_ips += o.unique_ips;
         self.ips_saturated |= o.ips_saturated;
@@ -150,7 +168,8 @@ impl Tally {
         }
     }
 
-    fn summary(self, src: IpAddr, bin: i64) -> SourceSummary {
+    /// The summary, with its hosts' keys if it has at most `sample` hosts.
+    fn summary(self, src: IpAddr, bin: i64, sample: usize) -> SourceSummary {
         let e = match self {
             Tally::Many(e) => *e,
             Tally::One(one) => {
@@ -159,7 +178,12 @@ impl Tally {
                 e
             }
         };
+        let mut hosts = HostKeys::new();
+        if e.dests.len() as usize <= sample && !e.dests_saturated {
+            e.dests.for_each(|a| hosts.push(host_key(a)));
+        }
         SourceSummary {
+            hosts,
             bin,
             src,
             unique_ips: e.dests.len(),
@@ -192,6 +216,8 @@ pub struct BinTable {
     /// Entries whose destination set hit `max_dests`.
     pub saturated: u64,
     pub peak: usize,
+    /// Summaries with at most this many hosts carry their keys (0: none).
+    pub sample_hosts: usize,
 }
 
 /// Eviction keeps this share of the cap (the heaviest entries): well under
@@ -212,6 +238,7 @@ impl BinTable {
             evicted: 0,
             saturated: 0,
             peak: 0,
+            sample_hosts: 0,
         }
     }
 
@@ -392,13 +419,14 @@ impl BinTable {
             return;
         }
         let mut freed = 0;
+        let sample = self.sample_hosts;
         self.entries.retain(|&(src, bin), t| {
             if bin > through {
                 return true;
             }
             freed += t.set_bytes();
             let t = std::mem::replace(t, Tally::One(OneFailure::NONE));
-            out.push(t.summary(src, bin));
+            out.push(t.summary(src, bin, sample));
             false
         });
         self.set_bytes -= freed;

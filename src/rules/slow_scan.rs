@@ -1,0 +1,490 @@
+//! Slow scan (`slow-scan`): a source outside the home networks whose
+//! failed attempts stay under every 5-minute threshold, bin after bin, but
+//! reach >= 8 distinct hosts or >= 15 distinct ports within a horizon of
+//! hours (6 by default, at most 24). Zeek catches such scans with a long
+//! idle expiry, Snort3's "high" profile with a 600 s window; bins of five
+//! minutes alone never see them.
+//!
+//! A policy over what the seed rule counts, like `small-sweep`: it costs
+//! nothing per packet. When a (source, bin) summary reaches the merger and
+//! no 5-minute rule would report it (under the seed thresholds and under
+//! the small-sweep host count), its hosts (as keys) and ports join the
+//! source's track here; a bin that a faster rule reports does not count,
+//! so the same hosts are not reported twice. A track holds only what is
+//! still inside the horizon, and once reported a source stays quiet for
+//! one horizon. Judged in the merger, window by window in order, on
+//! summaries merged from every shard: the rows do not depend on the
+//! thread count. A source must have counted in at least two bins: within
+//! one, it is a scan the 5-minute rules' (optional) thresholds let pass.
+//!
+//! Bounded: a track holds fewer hosts and ports than the thresholds (plus
+//! one bin's worth) and at most `MAX_SPANS` bin totals; the merger keeps
+//! at most `Limits::max_slow_sources` tracks and, past that, keeps the
+//! widest (a flood of spoofed sources, one probe each, is evicted first)
+//! and counts the rest in `MergeStats::horizon_evicted`. One probe of each
+//! track given up stays in a direct-mapped table of four slots per track
+//! (24 bytes each) until another source takes the slot, so a slow scanner
+//! whose first probe drowned in a flood of one-probe sources picks it up
+//! again with its second.
+
+use std::collections::hash_map::Entry;
+use std::net::IpAddr;
+
+use ahash::AHashMap;
+use smallvec::SmallVec;
+
+use super::seed::{SourceSummary, DEVICE_PRODUCT, DEVICE_VENDOR};
+use super::MergeStats;
+use crate::config::{self, Detection, Limits};
+use crate::finding::{Finding, Value};
+use crate::time::Nanos;
+
+/// A host as a 32-bit key: an IPv4 address itself, an IPv6 address folded
+/// by a fixed hash (the key only tells hosts of one source apart; two
+/// colliding would count one host fewer).
+#[inline]
+pub fn host_key(a: IpAddr) -> u32 {
+    match a {
+        IpAddr::V4(a) => u32::from(a),
+        IpAddr::V6(a) => {
+            let x = u128::from(a);
+            let h = (x as u64 ^ (x >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            (h >> 32) as u32
+        }
+    }
+}
+
+/// Bin totals a track keeps; past it the two oldest are joined (their
+/// attempts then expire with the later bin).
+const MAX_SPANS: usize = 12;
+
+#[derive(Clone, Debug)]
+pub struct SlowScan {
+    /// Distinct hosts with failed attempts within the horizon, at least...
+    pub min_hosts: u32,
+    /// ...or distinct ports.
+    pub min_ports: u32,
+    /// The horizon, in bins.
+    pub horizon_bins: i64,
+    /// Tracks the merger keeps.
+    pub max_sources: usize,
+    pub bin: Nanos,
+    pub ports_listed: usize,
+    pub allow: Vec<ipnet::IpNet>,
+}
+
+impl SlowScan {
+    pub const NAME: &'static str = "slow-scan";
+
+    pub fn new(det: &Detection, limits: &Limits) -> Self {
+        SlowScan {
+            min_hosts: det.slow_scan_hosts,
+            min_ports: det.slow_scan_ports,
+            horizon_bins: (det.slow_scan_horizon / det.bin.max(1)).max(1),
+            max_sources: limits.max_slow_sources.max(8),
+            bin: det.bin,
+            ports_listed: det.ports_listed,
+            allow: det.allow.clone(),
+        }
+    }
+
+    /// Hosts a summary may have and still count (one fewer than the
+    /// small-sweep rule reports in a bin): also how many hosts' keys the
+    /// seed rule's summaries carry.
+    pub fn hosts_per_bin(det: &Detection) -> usize {
+        det.small_sweep_hosts.saturating_sub(1) as usize
+    }
+
+    /// Count a summary that no 5-minute rule reports (`quiet`: under the
+    /// seed thresholds; its hosts' keys, complete, are then within
+    /// `hosts_per_bin`) into its source's track.
+    pub fn count(&self, h: &mut Horizon, s: &SourceSummary, quiet: bool) {
+        if !quiet || !s.hosts_complete() || s.hosts.is_empty() {
+            return;
+        }
+        let bin_len = self.bin;
+        let t = match h.tracks.entry(s.src) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let mut t = Track::default();
+                if let Some(m) = h.remembered.recall(&s.src) {
+                    // Given up under pressure, remembered by one probe:
+                    // the track starts from it again.
+                    let bin = m.first.div_euclid(bin_len);
+                    if bin < s.bin {
+                        t.hosts.push((m.host, bin));
+                        t.ports.push((m.port, bin));
+                        t.spans.push(Span {
+                            bin,
+                            bins: 1,
+                            attempts: 1,
+                            first: m.first,
+                            last: m.first,
+                        });
+                    }
+                }
+                e.insert(t)
+            }
+        };
+        if t.quiet_through >= s.bin {
+            return;
+        }
+        for &k in &s.hosts {
+            match t.hosts.iter_mut().find(|(key, _)| *key == k) {
+                Some(held) => held.1 = s.bin,
+                None => t.hosts.push((k, s.bin)),
+            }
+        }
+        s.ports
+            .for_each(|p| match t.ports.iter_mut().find(|(port, _)| *port == p) {
+                Some(held) => held.1 = s.bin,
+                None => t.ports.push((p, s.bin)),
+            });
+        if t.spans.len() == MAX_SPANS {
+            let older = t.spans.remove(0);
+            let next = &mut t.spans[0];
+            next.attempts += older.attempts;
+            next.bins += older.bins;
+            next.first = older.first;
+        }
+        t.spans.push(Span {
+            bin: s.bin,
+            bins: 1,
+            attempts: s.total,
+            first: s.first,
+            last: s.last,
+        });
+        h.touched.push(s.src);
+    }
+
+    /// Window `window` is counted: judge the tracks it touched, forget
+    /// what left the horizon, and stay within the cap.
+    pub fn close_window(
+        &self,
+        h: &mut Horizon,
+        window: i64,
+        technique: &'static str,
+        out: &mut Vec<Finding>,
+        stats: &mut MergeStats,
+    ) {
+        let start = window - self.horizon_bins + 1;
+        let mut touched = std::mem::take(&mut h.touched);
+        for src in touched.drain(..) {
+            let Some(t) = h.tracks.get_mut(&src) else {
+                continue;
+            };
+            t.expire(start);
+            // Spread over one bin only, it is a scan that the 5-minute
+            // rules were told to let pass (their thresholds are options).
+            let spread = t.spans.len() > 1 || t.spans.first().is_some_and(|s| s.bins > 1);
+            if !spread
+                || (t.hosts.len() as u32) < self.min_hosts
+                    && (t.ports.len() as u32) < self.min_ports
+            {
+                continue;
+            }
+            if config::contains(&self.allow, &src) {
+                stats.allow_suppressed += 1;
+            } else {
+                out.push(self.finding(src, window, t, technique));
+            }
+            *t = Track {
+                quiet_through: window + self.horizon_bins - 1,
+                ..Track::default()
+            };
+        }
+        h.touched = touched;
+        if h.last_sweep != window {
+            h.last_sweep = window;
+            h.tracks.retain(|_, t| {
+                t.expire(start);
+                !t.spans.is_empty() || t.quiet_through >= window
+            });
+        }
+        if h.tracks.len() > self.max_sources {
+            stats.horizon_evicted += h.evict(self.max_sources * 3 / 4, self.max_sources);
+        }
+    }
+
+    fn finding(&self, src: IpAddr, window: i64, t: &Track, technique: &'static str) -> Finding {
+        let attempts: u64 = t.spans.iter().map(|s| s.attempts).sum();
+        let bins: u64 = t.spans.iter().map(|s| s.bins).sum();
+        let first = t.spans.iter().map(|s| s.first).min().unwrap_or(0);
+        let last = t.spans.iter().map(|s| s.last).max().unwrap_or(0);
+        let mut ports: Vec<u16> = t.ports.iter().map(|(p, _)| *p).collect();
+        ports.sort_unstable();
+        ports.truncate(self.ports_listed);
+        let scan_type = if t.ports.len() as u32 >= self.min_ports {
+            "Slow Port Scan"
+        } else {
+            "Slow Sweep"
+        };
+        Finding {
+            rule: Self::NAME,
+            window_start: window * self.bin,
+            source: src,
+            weight: attempts,
+            detected_at: None,
+            fields: vec![
+                ("TimeGenerated", Value::WindowTime(window * self.bin)),
+                ("SourceIP", Value::Ip(src)),
+                ("ScanType", Value::Text(scan_type)),
+                ("UniqueDestPorts", Value::Count(t.ports.len() as u64)),
+                ("UniqueDestIPs", Value::Count(t.hosts.len() as u64)),
+                ("TotalAttempts", Value::Count(attempts)),
+                ("ActiveBins", Value::Count(bins)),
+                ("PortsTargeted", Value::Ports(ports)),
+                ("FirstSeen", Value::Time(first)),
+                ("LastSeen", Value::Time(last)),
+                ("DetectedAt", Value::Time(last)),
+                (
+                    "HorizonSeconds",
+                    Value::Count((self.horizon_bins * self.bin / 1_000_000_000) as u64),
+                ),
+                ("DeviceVendor", Value::Text(DEVICE_VENDOR)),
+                ("DeviceProduct", Value::Text(DEVICE_PRODUCT)),
+                ("Technique", Value::Text(technique)),
+            ],
+        }
+    }
+}
+
+/// One source's failed attempts within the horizon, in bins no 5-minute
+/// rule reported.
+#[derive(Clone, Debug)]
+struct Track {
+    /// Distinct hosts (keys) and the last bin each was seen in.
+    hosts: SmallVec<[(u32, i64); 2]>,
+    /// Distinct ports and the last bin each was seen in.
+    ports: SmallVec<[(u16, i64); 2]>,
+    /// Per-bin totals, oldest first.
+    spans: SmallVec<[Span; 1]>,
+    /// Reported: nothing counts through this bin.
+    quiet_through: i64,
+}
+
+impl Default for Track {
+    fn default() -> Self {
+        Track {
+            hosts: SmallVec::new(),
+            ports: SmallVec::new(),
+            spans: SmallVec::new(),
+            quiet_through: i64::MIN,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    /// The (latest) bin it counts.
+    bin: i64,
+    /// Bins joined into it.
+    bins: u64,
+    attempts: u64,
+    first: Nanos,
+    last: Nanos,
+}
+
+impl Track {
+    /// Forget what was last seen before bin `start`.
+    fn expire(&mut self, start: i64) {
+        self.hosts.retain(|(_, b)| *b >= start);
+        self.ports.retain(|(_, b)| *b >= start);
+        self.spans.retain(|s| s.bin >= start);
+    }
+
+    /// How far it spread: what eviction keeps.
+    fn width(&self) -> usize {
+        self.hosts.len() + self.ports.len()
+    }
+}
+
+/// The slow-scan policy's tracks, in the merger.
+#[derive(Debug)]
+pub struct Horizon {
+    tracks: AHashMap<IpAddr, Track>,
+    /// One probe of each track given up, while no other source takes its
+    /// slot: under a flood of one-probe sources, a slow scanner's first
+    /// probe (as narrow as theirs) is evicted with them, and its second
+    /// finds it here.
+    remembered: Remembered,
+    /// Sources counted in the window being judged.
+    touched: Vec<IpAddr>,
+    last_sweep: i64,
+}
+
+impl Default for Horizon {
+    fn default() -> Self {
+        Horizon {
+            tracks: AHashMap::new(),
+            remembered: Remembered::default(),
+            touched: Vec::new(),
+            last_sweep: i64::MIN,
+        }
+    }
+}
+
+/// A direct-mapped table of one probe per evicted source: a slot by a
+/// keyed hash of the source (per-process random keys: an attacker cannot
+/// aim at one scanner's slot), a tag from the same hash to tell sources
+/// apart.
+#[derive(Debug, Default)]
+struct Remembered {
+    slots: Vec<Memory>,
+    hasher: ahash::RandomState,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Memory {
+    tag: u32,
+    host: u32,
+    port: u16,
+    first: Nanos,
+}
+
+impl Remembered {
+    fn place(&self, src: &IpAddr) -> Option<(usize, u32)> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let h = self.hasher.hash_one(src);
+        let slot = ((h as u128 * self.slots.len() as u128) >> 64) as usize;
+        // Tag 0 marks an empty slot.
+        Some((slot, (h as u32) | 1))
+    }
+
+    fn keep(&mut self, src: &IpAddr, t: &Track, slots: usize) {
+        if self.slots.is_empty() {
+            self.slots = vec![Memory::default(); (4 * slots).next_power_of_two()];
+        }
+        let (Some((slot, tag)), Some(&(host, _)), Some(&(port, _)), Some(span)) = (
+            self.place(src),
+            t.hosts.last(),
+            t.ports.last(),
+            t.spans.last(),
+        ) else {
+            return;
+        };
+        self.slots[slot] = Memory {
+            tag,
+            host,
+            port,
+            first: span.last,
+        };
+    }
+
+    fn recall(&mut self, src: &IpAddr) -> Option<Memory> {
+        let (slot, tag) = self.place(src)?;
+        let m = self.slots[slot];
+        if m.tag != tag {
+            return None;
+        }
+        self.slots[slot] = Memory::default();
+        Some(m)
+    }
+}
+
+impl Horizon {
+    /// Keep the `keep` widest tracks (then the latest, then by address, so
+    /// the choice never depends on table order) and remember one probe of
+    /// each other in `slots` slots; how many went.
+    fn evict(&mut self, keep: usize, slots: usize) -> u64 {
+        let rank = |src: &IpAddr, t: &Track| {
+            let latest = t.spans.last().map_or(i64::MIN, |s| s.bin);
+            (
+                std::cmp::Reverse(t.width()),
+                std::cmp::Reverse(latest),
+                *src,
+            )
+        };
+        let mut order: Vec<_> = self.tracks.iter().map(|(s, t)| rank(s, t)).collect();
+        if order.len() <= keep {
+            return 0;
+        }
+        order.select_nth_unstable(keep);
+        let cutoff = order[keep];
+        let before = self.tracks.len();
+        let remembered = &mut self.remembered;
+        self.tracks.retain(|s, t| {
+            let stays = rank(s, t) < cutoff;
+            if !stays {
+                remembered.keep(s, t, slots);
+            }
+            stays
+        });
+        (before - self.tracks.len()) as u64
+    }
+
+    /// Tracks held.
+    pub fn len(&self) -> usize {
+        self.tracks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tracks.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(src: &str, bin: i64, hosts: &[u32], port: u16) -> SourceSummary {
+        let mut ports = crate::sketch::portset::PortSet::default();
+        ports.insert(port);
+        SourceSummary {
+            bin,
+            src: src.parse().unwrap(),
+            ports,
+            unique_ips: hosts.len() as u32,
+            ips_saturated: false,
+            total: hosts.len() as u64,
+            first: bin * 300_000_000_000,
+            last: bin * 300_000_000_000 + 1,
+            rejected: 0,
+            udp: 0,
+            stealth: 0,
+            hosts: hosts.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn a_track_given_up_is_picked_up_again_from_the_probe_remembered() {
+        let slow = SlowScan {
+            max_sources: 8,
+            ..SlowScan::new(&Detection::default(), &Limits::default())
+        };
+        let (mut h, mut out, mut stats) = (Horizon::default(), Vec::new(), MergeStats::default());
+        // Fixed keys: which slots the three evicted sources take is then
+        // known (apart, for these keys).
+        h.remembered.hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
+        // Bin 0: the scanner's first host among 8 other one-probe sources,
+        // all as narrow: the cap keeps 6, the scanner (highest address)
+        // goes with two others.
+        slow.count(&mut h, &summary("203.0.113.250", 0, &[1], 445), true);
+        for i in 0..8 {
+            slow.count(
+                &mut h,
+                &summary(&format!("198.51.100.{i}"), 0, &[2], 80),
+                true,
+            );
+        }
+        slow.close_window(&mut h, 0, "T1595", &mut out, &mut stats);
+        assert_eq!((h.len(), stats.horizon_evicted), (6, 3));
+        assert!(!h
+            .tracks
+            .contains_key(&"203.0.113.250".parse::<IpAddr>().unwrap()));
+        // Bins 1-7: one new host each; the first host comes back with it.
+        for b in 1..=7 {
+            slow.count(
+                &mut h,
+                &summary("203.0.113.250", b, &[1 + b as u32], 445),
+                true,
+            );
+            slow.close_window(&mut h, b, "T1595", &mut out, &mut stats);
+        }
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].get("UniqueDestIPs"), Some(&Value::Count(8)));
+        assert_eq!(out[0].get("FirstSeen"), Some(&Value::Time(1)));
+    }
+}
