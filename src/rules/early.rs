@@ -281,15 +281,20 @@ impl Counts {
             ports: self.ports.clone(),
             unique_ips: self.ips(),
             ips_saturated: false,
-            total: self.total,
+            total: saturate(self.total),
             first: self.first,
             last: self.last,
-            rejected: self.rejected,
-            udp: self.udp,
-            stealth: self.stealth,
+            rejected: saturate(self.rejected),
+            udp: saturate(self.udp),
+            stealth: saturate(self.stealth),
             hosts: Default::default(),
         }
     }
+}
+
+/// A count in a summary's 32 bits.
+fn saturate(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Where a piece stands on its shard.

@@ -113,6 +113,7 @@ impl Seed {
     /// The row's columns (contract, section 5, and picket's additions).
     pub fn fields(&self, s: &SourceSummary, scan_type: &'static str) -> Vec<(&'static str, Value)> {
         let ports = s.ports.len();
+        let total = u64::from(s.total);
         // Kusto datetime_diff counts boundaries crossed, not elapsed time.
         let minutes = (floor_minutes(s.last) - floor_minutes(s.first)).max(1) as u64;
         vec![
@@ -121,8 +122,8 @@ impl Seed {
             ("ScanType", Value::Text(scan_type)),
             ("UniqueDestPorts", Value::Count(ports.into())),
             ("UniqueDestIPs", Value::Count(s.unique_ips.into())),
-            ("TotalAttempts", Value::Count(s.total)),
-            ("AttemptsPerMinute", Value::Count(s.total / minutes)),
+            ("TotalAttempts", Value::Count(total)),
+            ("AttemptsPerMinute", Value::Count(total / minutes)),
             (
                 "PortsTargeted",
                 Value::Ports(s.ports.smallest(self.det.ports_listed)),
@@ -136,10 +137,13 @@ impl Seed {
             ("DeviceVendor", Value::Text(DEVICE_VENDOR)),
             ("DeviceProduct", Value::Text(DEVICE_PRODUCT)),
             ("Technique", Value::Text(self.technique)),
-            ("RejectedAttempts", Value::Count(s.rejected)),
-            ("UnansweredAttempts", Value::Count(s.total - s.rejected)),
-            ("UdpAttempts", Value::Count(s.udp)),
-            ("StealthProbes", Value::Count(s.stealth)),
+            ("RejectedAttempts", Value::Count(s.rejected.into())),
+            (
+                "UnansweredAttempts",
+                Value::Count(total - u64::from(s.rejected)),
+            ),
+            ("UdpAttempts", Value::Count(s.udp.into())),
+            ("StealthProbes", Value::Count(s.stealth.into())),
             ("UniqueDestIPsIsLowerBound", Value::Flag(s.ips_saturated)),
         ]
     }
@@ -196,7 +200,7 @@ impl Rule for Seed {
         };
         for p in partials {
             let quiet = self
-                .scan_type(p.ports.len(), p.unique_ips, p.total)
+                .scan_type(p.ports.len(), p.unique_ips, p.total.into())
                 .is_none();
             slow.count(horizon, &p, quiet);
             record(self.evaluate(&p), out, stats);
@@ -205,7 +209,7 @@ impl Rule for Seed {
     }
 
     fn evaluate(&self, s: &SourceSummary) -> Judgement {
-        let (rule, scan_type) = match self.scan_type(s.ports.len(), s.unique_ips, s.total) {
+        let (rule, scan_type) = match self.scan_type(s.ports.len(), s.unique_ips, s.total.into()) {
             Some(t) if self.report => (self.name, t.as_str()),
             _ => match &self.small_sweep {
                 Some(sweep) if sweep.holds(s) => (SmallSweep::NAME, SmallSweep::SCAN_TYPE),
@@ -219,7 +223,7 @@ impl Rule for Seed {
             rule,
             window_start: s.bin * self.det.bin,
             source: s.src,
-            weight: s.total,
+            weight: s.total.into(),
             detected_at: None,
             fields: self.fields(s, scan_type),
         })

@@ -19,8 +19,8 @@
 //!
 //! Bounded: a track holds fewer hosts and ports than the thresholds (plus
 //! one bin's worth) and at most `MAX_SPANS` bin totals; the merger keeps
-//! at most `Limits::max_slow_sources` tracks and, past that, keeps the
-//! widest (a flood of spoofed sources, one probe each, is evicted first)
+//! at most `Limits::max_slow_sources` tracks at any moment and, past that,
+//! keeps the widest (a flood of spoofed sources, one probe each, is evicted first)
 //! and counts the rest in `MergeStats::horizon_evicted`. One probe of each
 //! track given up stays in a direct-mapped table of four slots per track
 //! (24 bytes each) until another source takes the slot, so a slow scanner
@@ -150,11 +150,16 @@ impl SlowScan {
         t.spans.push(Span {
             bin: s.bin,
             bins: 1,
-            attempts: s.total,
+            attempts: s.total.into(),
             first: s.first,
             last: s.last,
         });
         h.touched.push(s.src);
+        if h.tracks.len() > self.max_sources {
+            // Within a window too, or a flood's one-probe sources would
+            // all be tracks until the window is judged.
+            h.stats_evicted += h.evict(self.max_sources * 3 / 4, self.max_sources);
+        }
     }
 
     /// Window `window` is counted: judge the tracks it touched, forget
@@ -202,8 +207,9 @@ impl SlowScan {
             });
         }
         if h.tracks.len() > self.max_sources {
-            stats.horizon_evicted += h.evict(self.max_sources * 3 / 4, self.max_sources);
+            h.stats_evicted += h.evict(self.max_sources * 3 / 4, self.max_sources);
         }
+        stats.horizon_evicted += std::mem::take(&mut h.stats_evicted);
     }
 
     fn finding(&self, src: IpAddr, window: i64, t: &Track, technique: &'static str) -> Finding {
@@ -311,6 +317,8 @@ pub struct Horizon {
     /// Sources counted in the window being judged.
     touched: Vec<IpAddr>,
     last_sweep: i64,
+    /// Tracks given up in the window being judged (not yet in the stats).
+    stats_evicted: u64,
 }
 
 impl Default for Horizon {
@@ -320,6 +328,7 @@ impl Default for Horizon {
             remembered: Remembered::default(),
             touched: Vec::new(),
             last_sweep: i64::MIN,
+            stats_evicted: 0,
         }
     }
 }
@@ -438,7 +447,7 @@ mod tests {
             ports,
             unique_ips: hosts.len() as u32,
             ips_saturated: false,
-            total: hosts.len() as u64,
+            total: hosts.len() as u32,
             first: bin * 300_000_000_000,
             last: bin * 300_000_000_000 + 1,
             rejected: 0,

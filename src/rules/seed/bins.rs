@@ -100,12 +100,14 @@ pub struct SourceSummary {
     pub unique_ips: u32,
     /// `unique_ips` stopped growing at the per-source cap: a lower bound.
     pub ips_saturated: bool,
-    pub total: u64,
+    /// Counts as the shards keep them (32 bits, which five minutes of one
+    /// source at line rate does not fill); added up saturating.
+    pub total: u32,
     pub first: Nanos,
     pub last: Nanos,
-    pub rejected: u64,
-    pub udp: u64,
-    pub stealth: u64,
+    pub rejected: u32,
+    pub udp: u32,
+    pub stealth: u32,
     /// Its hosts, as keys, when there were few (at most the table's
     /// `sample_hosts`): the slow-scan policy counts distinct hosts over
     /// hours. Complete if and only if it holds `unique_ips` keys.
@@ -134,12 +136,12 @@ impl SourceSummary {
         self.ports.union_with(&o.ports);
         self.unique_ips += o.unique_ips;
         self.ips_saturated |= o.ips_saturated;
-        self.total += o.total;
+        self.total = self.total.saturating_add(o.total);
         self.first = self.first.min(o.first);
         self.last = self.last.max(o.last);
-        self.rejected += o.rejected;
-        self.udp += o.udp;
-        self.stealth += o.stealth;
+        self.rejected = self.rejected.saturating_add(o.rejected);
+        self.udp = self.udp.saturating_add(o.udp);
+        self.stealth = self.stealth.saturating_add(o.stealth);
     }
 }
 
@@ -189,12 +191,12 @@ impl Tally {
             unique_ips: e.dests.len(),
             ips_saturated: e.dests_saturated,
             ports: e.ports,
-            total: e.total.into(),
+            total: e.total,
             first: e.first,
             last: e.last,
-            rejected: e.rejected.into(),
-            udp: e.udp.into(),
-            stealth: e.stealth.into(),
+            rejected: e.rejected,
+            udp: e.udp,
+            stealth: e.stealth,
         }
     }
 }

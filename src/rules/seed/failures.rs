@@ -147,12 +147,12 @@ mod tests {
             out
         };
         assert_eq!(
-            counted(&mut bins).iter().map(|s| s.total).sum::<u64>(),
+            counted(&mut bins).iter().map(|s| u64::from(s.total)).sum::<u64>(),
             20 - DEPTH as u64
         );
         q.flush(&mut bins, -1);
         let out = counted(&mut bins);
-        assert_eq!(out.iter().map(|s| s.total).sum::<u64>(), DEPTH as u64);
+        assert_eq!(out.iter().map(|s| u64::from(s.total)).sum::<u64>(), DEPTH as u64);
         let mut bins = BinTable::new(100, 100, usize::MAX);
         for i in 0..20u16 {
             let o = Outcome {
@@ -172,7 +172,7 @@ mod tests {
         }
         q.flush(&mut bins, -1);
         let out = counted(&mut bins);
-        let totals: Vec<u64> = out.iter().map(|s| s.total).collect();
+        let totals: Vec<u64> = out.iter().map(|s| u64::from(s.total)).collect();
         assert_eq!(totals, vec![7, 7, 6]);
         assert_eq!(out[0].rejected, 7);
         assert_eq!(out[0].ports.smallest(3), vec![0, 3, 6]);
