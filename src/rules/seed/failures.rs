@@ -147,12 +147,18 @@ mod tests {
             out
         };
         assert_eq!(
-            counted(&mut bins).iter().map(|s| u64::from(s.total)).sum::<u64>(),
+            counted(&mut bins)
+                .iter()
+                .map(|s| u64::from(s.total))
+                .sum::<u64>(),
             20 - DEPTH as u64
         );
         q.flush(&mut bins, -1);
         let out = counted(&mut bins);
-        assert_eq!(out.iter().map(|s| u64::from(s.total)).sum::<u64>(), DEPTH as u64);
+        assert_eq!(
+            out.iter().map(|s| u64::from(s.total)).sum::<u64>(),
+            DEPTH as u64
+        );
         let mut bins = BinTable::new(100, 100, usize::MAX);
         for i in 0..20u16 {
             let o = Outcome {
