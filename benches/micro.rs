@@ -229,6 +229,7 @@ fn aggregation(c: &mut Criterion) {
             dst: k.dst,
             sport: k.sport,
             dport: k.dport,
+            tool: Default::default(),
         };
         events.push(ev(picket::event::Kind::Syn, k));
         if i % 2 == 0 {
@@ -280,6 +281,7 @@ fn unanswered(c: &mut Criterion) {
                 dst: IpAddr::from([192, 0, 2, (rng >> 24) as u8]),
                 sport: 40000 + (rng >> 48) as u16 % 1000,
                 dport: (rng >> 32) as u16 % 4096 + 1,
+                tool: Default::default(),
             }
         })
         .collect();

@@ -79,6 +79,53 @@ impl Stealth {
     }
 }
 
+/// The scanning tool a probe's header fields point to (decode's
+/// `fingerprint`), where they point to one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Tool {
+    #[default]
+    Unknown,
+    Nmap,
+    Masscan,
+    Zmap,
+    Hping3,
+}
+
+impl Tool {
+    /// Every tool that can be named, in vote-table order (`index`).
+    pub const NAMED: [Tool; 4] = [Tool::Nmap, Tool::Masscan, Tool::Zmap, Tool::Hping3];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Unknown => "",
+            Tool::Nmap => "nmap",
+            Tool::Masscan => "masscan",
+            Tool::Zmap => "zmap",
+            Tool::Hping3 => "hping3",
+        }
+    }
+
+    /// Its place in `NAMED` (`None` for `Unknown`).
+    #[inline]
+    pub fn index(self) -> Option<usize> {
+        match self {
+            Tool::Unknown => None,
+            Tool::Nmap => Some(0),
+            Tool::Masscan => Some(1),
+            Tool::Zmap => Some(2),
+            Tool::Hping3 => Some(3),
+        }
+    }
+
+    /// The evidence is a value the tool computes (masscan's IP ID from the
+    /// target and sequence number, zmap's constant 54321), which a chance
+    /// packet matches once in 65536; the others' are default window sizes
+    /// and options, which a hand-made packet can share.
+    pub fn exact(self) -> bool {
+        matches!(self, Tool::Masscan | Tool::Zmap)
+    }
+}
+
 /// Transport protocol numbers as on the wire.
 pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
@@ -101,6 +148,8 @@ pub struct Event {
     pub dst: IpAddr,
     pub sport: u16,
     pub dport: u16,
+    /// For a probe (SYN or stealth), the tool its headers point to.
+    pub tool: Tool,
 }
 
 impl Event {
@@ -125,6 +174,7 @@ impl Event {
             dst,
             sport,
             dport,
+            tool: Tool::Unknown,
         }
     }
 

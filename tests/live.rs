@@ -394,7 +394,7 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
     let (rows, err, _) = stop(picket, &out);
     // It said at start what it watches and how.
     let banner = format!(
-        "picket: capturing on {} (link type EN10MB, snap length 256, filter none); rules: early, seed, internal, ping-sweep, ack-scan, stealth-scan, small-sweep, slow-scan; writing json to {}",
+        "picket: capturing on {} (link type EN10MB, snap length 256, filter none); rules: early, seed, internal, ping-sweep, ack-scan, stealth-scan, fingerprint, small-sweep, slow-scan; writing json to {}",
         lab.veth_target,
         out.display()
     );
@@ -410,6 +410,12 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
     assert_eq!(masscan["UniqueDestPorts"], 2, "{masscan}");
     assert_eq!(masscan["TotalAttempts"], 128, "{masscan}");
     assert_eq!(masscan["RejectedAttempts"], 2, "{masscan}");
+    // Each scanner named by the fields it sets.
+    assert_eq!(
+        (&nmap["Tool"], &masscan["Tool"]),
+        (&"nmap".into(), &"masscan".into())
+    );
+    assert_eq!(masscan["ToolConfidence"], "high");
     assert_eq!(stat(&err, "kernel drops"), 0, "{err}");
     assert!(err.contains("rows           4 written"), "{err}");
     assert!(

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{tcp_kind, Skip};
+use super::{fingerprint, tcp_kind, Skip};
 use crate::event::{Event, Kind, TCP, UDP};
 use crate::time::Nanos;
 
@@ -61,5 +61,9 @@ pub fn ethernet_ipv4(frame: &[u8], ts: Nanos) -> Option<Result<Event, Skip>> {
     // skipped above.
     let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
     let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
-    Some(Ok(Event::decoded(ts, kind, proto, src, dst, sport, dport)))
+    let mut ev = Event::decoded(ts, kind, proto, src, dst, sport, dport);
+    if matches!(kind, Kind::Syn | Kind::Stealth(_)) {
+        ev.tool = fingerprint::of(kind, ip, l4);
+    }
+    Some(Ok(ev))
 }

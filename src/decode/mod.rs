@@ -5,6 +5,7 @@
 //! by a snap length still yield their headers.
 
 pub mod fast;
+pub mod fingerprint;
 pub mod link;
 
 use etherparse::err::ipv6_exts;
@@ -114,7 +115,15 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
             let tcp = TcpHeaderSlice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
             let flags = tcp.slice()[13];
             let kind = tcp_kind(flags).ok_or(Skip::TcpSession)?;
-            Ok(event(kind, TCP, tcp.source_port(), tcp.destination_port()))
+            let mut ev = event(kind, TCP, tcp.source_port(), tcp.destination_port());
+            if matches!(kind, Kind::Syn | Kind::Stealth(_)) {
+                let header = match &ip {
+                    LaxIpSlice::Ipv4(v4) => v4.header().slice(),
+                    LaxIpSlice::Ipv6(v6) => v6.header().slice(),
+                };
+                ev.tool = fingerprint::of(kind, header, tcp.slice());
+            }
+            Ok(ev)
         }
         IpNumber::UDP => {
             let udp = UdpHeaderSlice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
@@ -128,7 +137,10 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
         IpNumber::ICMP => {
             let icmp = Icmpv4Slice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
             match icmp.type_u8() {
-                8 => Ok(event(Kind::EchoRequest, ICMP, 0, 0)),
+                8 => Ok(fingerprint::echo(
+                    event(Kind::EchoRequest, ICMP, 0, 0),
+                    icmp.payload(),
+                )),
                 0 => Ok(event(Kind::EchoReply, ICMP, 0, 0)),
                 3 => quoted_attempt(icmp.payload(), ts),
                 _ => Err(Skip::OtherIcmp),
@@ -137,7 +149,10 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
         IpNumber::IPV6_ICMP => {
             let icmp = Icmpv6Slice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
             match icmp.type_u8() {
-                128 => Ok(event(Kind::EchoRequest, ICMPV6, 0, 0)),
+                128 => Ok(fingerprint::echo(
+                    event(Kind::EchoRequest, ICMPV6, 0, 0),
+                    icmp.payload(),
+                )),
                 129 => Ok(event(Kind::EchoReply, ICMPV6, 0, 0)),
                 1 => quoted_attempt(icmp.payload(), ts),
                 _ => Err(Skip::OtherIcmp),

@@ -16,6 +16,7 @@
 
 pub mod ack_scan;
 pub mod early;
+pub mod fingerprint;
 pub mod internal;
 pub mod ping_sweep;
 pub mod seed;
@@ -84,6 +85,11 @@ pub trait Rule: Clone + Send + Sync + 'static {
             record(self.evaluate(&p), out, stats);
         }
     }
+
+    /// Add to the findings of every rule, windows up to `ready` (judged
+    /// just now), what this rule knows about their sources (nothing by
+    /// default; `fingerprint` names the tool).
+    fn annotate(&self, _live: &mut Self::Live, _ready: i64, _findings: &mut [Finding]) {}
 
     /// What a shard reports before its windows close, for a rule that
     /// alerts while they are open (`()` for the rest).
@@ -425,6 +431,9 @@ macro_rules! rule_set {
                 $(if let Some(pool) = &mut self.$field {
                     pool.release_through(ready, &mut out, stats);
                 })*
+                $(if let Some(pool) = &mut self.$field {
+                    pool.rule.annotate(&mut pool.live, ready, &mut out);
+                })*
                 sort_findings(&mut out);
                 stats.rows += out.len() as u64;
                 out
@@ -441,6 +450,7 @@ rule_set! {
     ack_scan: ack_scan::AckScan,
     stealth_scan: stealth_scan::StealthScan,
     trw: trw::Trw,
+    fingerprint: fingerprint::Fingerprint,
 }
 
 impl RuleSet {
@@ -529,6 +539,8 @@ const SIGNATURE_IDS: &[(&str, u32)] = &[
     ("stealth-scan", 1_595_007),
     ("trw", 1_595_008),
     ("slow-scan", 1_595_009),
+    // Writes no rows of its own (it names the tool in other rules' rows).
+    ("fingerprint", 1_595_010),
 ];
 
 /// The signature number of `rule` (see `SIGNATURE_IDS`).
