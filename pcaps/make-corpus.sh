@@ -138,6 +138,7 @@ run() {
         # minutes apart; nmap waits a second longer after a silent host).
         capture $1 pkc-t0 1000 -- nmap -n -Pn -sS --max-retries 0 --max-hostgroup 1 --scan-delay 1s -p 445 192.0.2.5-14
         stretch $1.pcap 600 ;;
+    curl-nikto-agent) capture $1 pkc-t0 1000 -- sh -c 'for p in / /robots.txt /.env /index.html; do curl -s -o /dev/null -A "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000001)" http://192.0.2.10$p; done' ;;
     nmap-http-enum) capture $1 pkc-t0 20000 -- nmap -n -Pn -sT -p 80 --script http-enum 192.0.2.10 ;;
     masscan-sweep) capture $1 pkc-t0 3000 -- "${MASSCAN[@]}" -p 22,80,443,8080 192.0.2.0/26 ;;
     zmap-sweep) capture $1 pkc-t0 1000 -- sh -c 'printf "" > /tmp/pkc-zmap-none.conf; zmap -q -i pkc-s0 -S 203.0.113.10 -G 02:00:00:00:00:01 -b /tmp/pkc-zmap-none.conf -r 1000 -p 80 -o /dev/null 192.0.2.0/26' ;;
@@ -161,7 +162,7 @@ for i in range(40):
     esac
 }
 
-ALL=(nmap-sS-top1000 nmap-sT nmap-sS-1024-hosts nmap-sF nmap-sN nmap-sX nmap-sU nmap-sn-sweep nmap-6 nmap-T2-slow nmap-slow-hours nmap-http-enum masscan-sweep zmap-sweep hping3-syn nmap-sA nmap-sM nmap-6-ping nmap-10-hosts nmap-internal benign-web benign-health benign-dns benign-retry benign-downloads)
+ALL=(nmap-sS-top1000 nmap-sT nmap-sS-1024-hosts nmap-sF nmap-sN nmap-sX nmap-sU nmap-sn-sweep nmap-6 nmap-T2-slow nmap-slow-hours nmap-http-enum curl-nikto-agent masscan-sweep zmap-sweep hping3-syn nmap-sA nmap-sM nmap-6-ping nmap-10-hosts nmap-internal benign-web benign-health benign-dns benign-retry benign-downloads)
 
 trap down EXIT
 up

@@ -276,6 +276,9 @@ pub struct Common {
     /// slow-scan: the horizon, in hours (at most 24).
     #[arg(long, value_name = "HOURS", default_value_t = Detection::default().slow_scan_horizon as f64 / 3600e9)]
     pub slow_scan_horizon: f64,
+    /// web-probe: distinct sensitive paths (data/web-probe-paths.txt) a client asks for in a bin, mostly refused, at least.
+    #[arg(long, value_name = "N", default_value_t = Detection::default().web_probe_paths)]
+    pub web_probe_paths: u32,
 
     /// Cap on tracked (source, bin) entries; beyond it the lightest 5/8 are evicted.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_sources)]
@@ -400,6 +403,7 @@ impl Common {
                 slow_scan_hosts: self.slow_scan_hosts,
                 slow_scan_ports: self.slow_scan_ports,
                 slow_scan_horizon: horizon,
+                web_probe_paths: self.web_probe_paths,
                 home: home_networks(&self.home)?,
                 allow,
             },

@@ -51,6 +51,9 @@ pub struct Detection {
     pub slow_scan_hosts: u32,
     pub slow_scan_ports: u32,
     pub slow_scan_horizon: Nanos,
+    /// web-probe: distinct listed sensitive paths a client asks for in a
+    /// bin (with mostly error answers), at least.
+    pub web_probe_paths: u32,
     /// Sources in these networks are never candidates.
     pub home: Vec<IpNet>,
     /// Authorised scanners: rows are suppressed but counted.
@@ -82,6 +85,7 @@ impl Default for Detection {
             slow_scan_hosts: 8,
             slow_scan_ports: 15,
             slow_scan_horizon: 6 * 3600 * NANOS_PER_SEC,
+            web_probe_paths: 3,
             home: default_home_networks(),
             allow: Vec::new(),
         }

@@ -36,6 +36,21 @@ pub enum Kind {
     EchoRequest,
     /// ICMP or ICMPv6 echo reply `src -> dst`: `src` answered `dst`'s ping.
     EchoReply,
+    /// A TCP segment to port 80 or 8080 that starts an HTTP request
+    /// (`src` is the client).
+    HttpRequest(HttpRequest),
+    /// A TCP segment from port 80 or 8080 that starts an HTTP response
+    /// with this status (`dst` is the client).
+    HttpStatus(u16),
+}
+
+/// What an HTTP request's first segment shows (decode's `http`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HttpRequest {
+    /// 1 + the index of the listed sensitive path it asks for; 0 for none.
+    pub path: u8,
+    /// 1 + the index of the listed scanner its User-Agent names; 0 for none.
+    pub agent: u8,
 }
 
 /// Which stealth probe a segment without SYN, ACK or RST is, by the flags
@@ -267,7 +282,10 @@ impl Kind {
     /// Events that are not part of an attempt: rules see them as they are.
     #[inline]
     pub fn is_attempt_free(self) -> bool {
-        matches!(self, Kind::EchoRequest | Kind::EchoReply)
+        matches!(
+            self,
+            Kind::EchoRequest | Kind::EchoReply | Kind::HttpRequest(_) | Kind::HttpStatus(_)
+        )
     }
 }
 

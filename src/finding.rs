@@ -19,6 +19,7 @@ pub enum Value {
     /// A window boundary, written in whole seconds.
     WindowTime(Nanos),
     Ports(Vec<u16>),
+    Names(Vec<&'static str>),
 }
 
 /// One line of output.

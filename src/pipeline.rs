@@ -640,7 +640,11 @@ impl Capturer<'_> {
         let initiator = match ev.kind {
             Kind::Syn | Kind::Stealth(_) | Kind::Unreachable => &ev.src,
             Kind::SynAck | Kind::Rst | Kind::RstNoAck => &ev.dst,
-            Kind::Udp | Kind::EchoRequest | Kind::EchoReply => return false,
+            Kind::Udp
+            | Kind::EchoRequest
+            | Kind::EchoReply
+            | Kind::HttpRequest(_)
+            | Kind::HttpStatus(_) => return false,
         };
         if !self.home.contains(initiator) {
             return false;

@@ -81,6 +81,15 @@ fn all_rules_add_only_what_each_capture_shows() {
         // Eight failed hosts within six hours: counted when the eighth
         // fails, then quiet for a horizon.
         ("nmap-slow-hours", &[("slow-scan", "Slow Sweep", 8)]),
+        // Web rows have no UniqueDestIPs (0 here).
+        (
+            "nmap-http-enum",
+            &[("web-probe", "Web Vulnerability Scan", 0)],
+        ),
+        (
+            "curl-nikto-agent",
+            &[("web-probe", "Web Scanner User Agent", 0)],
+        ),
     ];
     for f in corpus() {
         let name = f.file_stem().unwrap().to_str().unwrap();
@@ -112,7 +121,7 @@ fn all_rules_add_only_what_each_capture_shows() {
                 (
                     v["Rule"].as_str().unwrap().to_string(),
                     v["ScanType"].as_str().unwrap().to_string(),
-                    v["UniqueDestIPs"].as_u64().unwrap(),
+                    v["UniqueDestIPs"].as_u64().unwrap_or(0),
                 )
             })
             .collect();
@@ -198,6 +207,7 @@ fn scans_are_reported_with_the_right_type_and_benign_traffic_is_silent() {
         ("nmap-T2-slow", None),
         ("nmap-slow-hours", None),
         ("nmap-http-enum", None),
+        ("curl-nikto-agent", None),
         ("nmap-sF", Some(("Aggressive Port Scan", 100, 1, 102))),
         ("nmap-sN", Some(("Aggressive Port Scan", 100, 1, 102))),
         (
@@ -396,4 +406,43 @@ fn every_tool_is_named_where_its_headers_allow_and_nothing_else_is() {
             }
         }
     }
+}
+
+/// The web-probe rule on nmap's http-enum script (1847 requests, 404 for
+/// nearly all, "Nmap Scripting Engine" as the agent) and on curl sending
+/// Nikto's agent (4 requests, one for /.env).
+#[test]
+fn web_probing_is_reported_from_requests_agents_and_answers() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let web = |name: &str| -> serde_json::Value {
+        let out = replay(&dir.join(name), &["--rules", "web-probe"]);
+        let rows: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 1, "{name}: {out}");
+        rows[0].clone()
+    };
+    let nse = web("nmap-http-enum.pcap");
+    assert_eq!(nse["ScanType"], "Web Vulnerability Scan");
+    assert_eq!(nse["ScannerAgent"], "Nmap Scripting Engine");
+    // Counted from the capture by segment start (pcaps/README.md): 1847
+    // requests; answers 1834 x 404, 10 x 200, 3 x 301.
+    assert_eq!(
+        (&nse["Requests"], &nse["ErrorAnswers"]),
+        (&1847.into(), &1834.into())
+    );
+    assert!(nse["SensitivePaths"].as_u64().unwrap() >= 20, "{nse}");
+    let nikto = web("curl-nikto-agent.pcap");
+    assert_eq!(nikto["ScanType"], "Web Scanner User Agent");
+    assert_eq!(nikto["ScannerAgent"], "Nikto");
+    assert_eq!(nikto["PathsRequested"], serde_json::json!(["/.env"]));
+    assert_eq!(
+        (
+            &nikto["Requests"],
+            &nikto["Answers"],
+            &nikto["ErrorAnswers"]
+        ),
+        (&4.into(), &4.into(), &3.into())
+    );
 }

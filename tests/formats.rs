@@ -61,11 +61,7 @@ fn pairs(format: &str) -> Vec<(Value, String)> {
 fn plain(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
+        Value::Array(a) => a.iter().map(plain).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
 }

@@ -394,7 +394,7 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
     let (rows, err, _) = stop(picket, &out);
     // It said at start what it watches and how.
     let banner = format!(
-        "picket: capturing on {} (link type EN10MB, snap length 256, filter none); rules: early, seed, internal, ping-sweep, ack-scan, stealth-scan, fingerprint, small-sweep, slow-scan; writing json to {}",
+        "picket: capturing on {} (link type EN10MB, snap length 256, filter none); rules: early, seed, internal, ping-sweep, ack-scan, stealth-scan, web-probe, fingerprint, small-sweep, slow-scan; writing json to {}",
         lab.veth_target,
         out.display()
     );

@@ -770,3 +770,111 @@ fn slow_scan_tracks_stay_under_their_cap_and_the_widest_survive() {
         assert_eq!(run_ip(&all, &s).0, rows, "{t} threads");
     }
 }
+
+/// HTTP requests from `client` to 192.0.2.80 (2001:db8:2::80):`port` for `paths`, 100 ms
+/// apart, with User-Agent `agent`, each answered with `status`.
+fn http(
+    client: &str,
+    port: u16,
+    paths: &[&str],
+    agent: &str,
+    status: u16,
+) -> Vec<(Nanos, Vec<u8>)> {
+    let server = if client.contains(':') {
+        "2001:db8:2::80"
+    } else {
+        "192.0.2.80"
+    };
+    let mut out = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let t = T0 + i as Nanos * 100 * MS;
+        let sport = 45000 + i as u16;
+        let req = format!("GET {path} HTTP/1.1\r\nHost: 192.0.2.80\r\nUser-Agent: {agent}\r\n\r\n");
+        out.push((t, tcp_data(client, server, sport, port, req.as_bytes())));
+        let resp = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: 0\r\n\r\n");
+        out.push((
+            t + MS,
+            tcp_data(server, client, port, sport, resp.as_bytes()),
+        ));
+    }
+    out
+}
+
+const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+#[test]
+fn requests_for_sensitive_paths_refused_or_a_scanner_agent_are_web_probing() {
+    let probing = ["/.env", "/.git/config", "/wp-login.php", "/index.html"];
+    let rows = run_all_threads(&http("203.0.113.90", 80, &probing, BROWSER, 404));
+    assert_eq!(rules_of(&rows), ["web-probe"]);
+    let r = &rows[0];
+    assert_eq!(r["ScanType"], "Web Vulnerability Scan");
+    assert_eq!(
+        r["PathsRequested"],
+        serde_json::json!(["/.env", "/.git/", "/wp-login.php"])
+    );
+    assert_eq!(
+        (
+            &r["Requests"],
+            &r["SensitivePaths"],
+            &r["Answers"],
+            &r["ErrorAnswers"]
+        ),
+        (&4.into(), &3.into(), &4.into(), &4.into())
+    );
+    assert!(r.get("ScannerAgent").is_none());
+    assert_eq!(r["Technique"], "T1595.003");
+    // One plain request with sqlmap's agent, on 8080, from IPv6.
+    let rows = run_all_threads(&http(
+        "2001:db8:7::9",
+        8080,
+        &["/"],
+        "sqlmap/1.7.2#stable (https://sqlmap.org)",
+        200,
+    ));
+    assert_eq!(rules_of(&rows), ["web-probe"]);
+    assert_eq!(rows[0]["ScanType"], "Web Scanner User Agent");
+    assert_eq!(rows[0]["ScannerAgent"], "sqlmap");
+}
+
+#[test]
+fn a_site_that_has_the_paths_few_paths_or_other_ports_are_not_web_probing() {
+    let mut all = Vec::new();
+    // The paths exist (200): an admin at work.
+    all.extend(http(
+        "198.51.100.91",
+        80,
+        &["/wp-admin/", "/wp-login.php", "/xmlrpc.php"],
+        BROWSER,
+        200,
+    ));
+    // Two sensitive paths refused.
+    all.extend(http(
+        "198.51.100.92",
+        80,
+        &["/.env", "/admin/", "/a", "/b"],
+        BROWSER,
+        404,
+    ));
+    // Many refused, none listed (a broken link checker).
+    let pages: Vec<String> = (0..40).map(|i| format!("/page{i}.html")).collect();
+    let pages: Vec<&str> = pages.iter().map(String::as_str).collect();
+    all.extend(http("198.51.100.93", 80, &pages, BROWSER, 404));
+    // A scanner on a port that is not read (TLS would hide it anyway).
+    all.extend(http(
+        "198.51.100.94",
+        443,
+        &["/.env", "/.git/", "/pma/"],
+        "Nikto",
+        404,
+    ));
+    all.sort_by_key(|(t, _)| *t);
+    let rows = run_all_threads(&all);
+    assert!(rows.is_empty(), "{rows:#?}");
+    // With the threshold at two, the second client is reported.
+    let mut s = settings(2);
+    s.detection.web_probe_paths = 2;
+    let (rows, _) = run_ip(&all, &s);
+    assert_eq!(rules_of(&rows), ["web-probe"]);
+    assert_eq!(rows[0]["SourceIP"], "198.51.100.92");
+}

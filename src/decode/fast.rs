@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{fingerprint, tcp_kind, Skip};
+use super::{fingerprint, http, tcp_kind, Skip};
 use crate::event::{Event, Kind, TCP, UDP};
 use crate::time::Nanos;
 
@@ -51,7 +51,18 @@ pub fn ethernet_ipv4(frame: &[u8], ts: Nanos) -> Option<Result<Event, Skip>> {
             let flags = l4[13];
             match tcp_kind(flags) {
                 Some(kind) => (kind, TCP, ports(l4)),
-                None => return Some(Err(Skip::TcpSession)),
+                None => {
+                    // A session's segment: two compares, unless it is
+                    // HTTP's.
+                    let (sport, dport) = ports(l4);
+                    if !(http::is_http_port(sport) || http::is_http_port(dport)) {
+                        return Some(Err(Skip::TcpSession));
+                    }
+                    match http::classify(&l4[header..], sport, dport) {
+                        Some(kind) => (kind, TCP, (sport, dport)),
+                        None => return Some(Err(Skip::TcpSession)),
+                    }
+                }
             }
         }
         17 if l4.len() >= 8 => (Kind::Udp, UDP, ports(l4)),

@@ -6,6 +6,7 @@
 
 pub mod fast;
 pub mod fingerprint;
+pub mod http;
 pub mod link;
 
 use etherparse::err::ipv6_exts;
@@ -114,8 +115,14 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
         IpNumber::TCP => {
             let tcp = TcpHeaderSlice::from_slice(bytes).map_err(|_| Skip::BadTransport)?;
             let flags = tcp.slice()[13];
-            let kind = tcp_kind(flags).ok_or(Skip::TcpSession)?;
-            let mut ev = event(kind, TCP, tcp.source_port(), tcp.destination_port());
+            let (sport, dport) = (tcp.source_port(), tcp.destination_port());
+            let Some(kind) = tcp_kind(flags) else {
+                let data = bytes.get(tcp.slice().len()..).unwrap_or(&[]);
+                return http::classify(data, sport, dport)
+                    .map(|kind| event(kind, TCP, sport, dport))
+                    .ok_or(Skip::TcpSession);
+            };
+            let mut ev = event(kind, TCP, sport, dport);
             if matches!(kind, Kind::Syn | Kind::Stealth(_)) {
                 let header = match &ip {
                     LaxIpSlice::Ipv4(v4) => v4.header().slice(),

@@ -42,6 +42,7 @@ pub fn columns<M: SerializeMap>(
             Value::Time(t) => map.serialize_entry(name, &rfc3339(*t, Some(precision)))?,
             Value::WindowTime(t) => map.serialize_entry(name, &rfc3339_window(*t))?,
             Value::Ports(p) => map.serialize_entry(name, p)?,
+            Value::Names(n) => map.serialize_entry(name, n)?,
         }
     }
     map.serialize_entry("Rule", f.rule)

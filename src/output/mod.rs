@@ -177,6 +177,7 @@ fn plain(v: &Value, precision: Precision) -> String {
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join(","),
+        Value::Names(n) => n.join(","),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod small_sweep;
 pub mod spread;
 pub mod stealth_scan;
 pub mod trw;
+pub mod web_probe;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -450,6 +451,7 @@ rule_set! {
     ack_scan: ack_scan::AckScan,
     stealth_scan: stealth_scan::StealthScan,
     trw: trw::Trw,
+    web_probe: web_probe::WebProbe,
     fingerprint: fingerprint::Fingerprint,
 }
 
@@ -541,6 +543,7 @@ const SIGNATURE_IDS: &[(&str, u32)] = &[
     ("slow-scan", 1_595_009),
     // Writes no rows of its own (it names the tool in other rules' rows).
     ("fingerprint", 1_595_010),
+    ("web-probe", 1_595_011),
 ];
 
 /// The signature number of `rule` (see `SIGNATURE_IDS`).

@@ -94,10 +94,10 @@ impl Tracker {
     /// The hash of `ev`'s first lookup (0 for events that look nothing up).
     #[inline]
     pub fn lookup_hash(&self, ev: &Event) -> u64 {
-        match ev.kind {
-            Kind::EchoRequest | Kind::EchoReply => 0,
-            _ => self.pending.hash(&Self::lookup_key(ev)),
+        if ev.kind.is_attempt_free() {
+            return 0;
         }
+        self.pending.hash(&Self::lookup_key(ev))
     }
 
     #[inline]
@@ -137,7 +137,9 @@ impl Tracker {
             }
             Kind::Unreachable => answered(self.answer(&ev.key(), h, ev.ts, clock, true, emit)),
             Kind::Udp => self.udp(ev, h, clock, emit).into(),
-            Kind::EchoRequest | Kind::EchoReply => Handled::Other,
+            Kind::EchoRequest | Kind::EchoReply | Kind::HttpRequest(_) | Kind::HttpStatus(_) => {
+                Handled::Other
+            }
         }
     }
 

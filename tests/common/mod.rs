@@ -62,6 +62,19 @@ pub fn tcp(src: &str, dst: &str, sport: u16, dport: u16, flags: &str) -> Vec<u8>
     out
 }
 
+/// A raw IP packet carrying a TCP segment (PSH, ACK) with `data`.
+pub fn tcp_data(src: &str, dst: &str, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+    let (s, d) = (ip(src), ip(dst));
+    let b = match s {
+        IpAddr::V4(_) => PacketBuilder::ipv4(v4(s), v4(d), 64),
+        IpAddr::V6(_) => PacketBuilder::ipv6(v6(s), v6(d), 64),
+    };
+    let t = b.tcp(sport, dport, 1000, 64240).psh().ack(1);
+    let mut out = Vec::new();
+    t.write(&mut out, data).unwrap();
+    out
+}
+
 pub fn udp(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
     let (s, d) = (ip(src), ip(dst));
     let b = match s {
