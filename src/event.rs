@@ -36,6 +36,9 @@ pub enum Kind {
     EchoRequest,
     /// ICMP or ICMPv6 echo reply `src -> dst`: `src` answered `dst`'s ping.
     EchoReply,
+    /// A bare ACK or FIN+ACK as nmap's ACK, window and Maimon scans send
+    /// it (decode's `fingerprint`): only the fingerprint votes on it.
+    AckProbe,
     /// A TCP segment to port 80 or 8080 that starts an HTTP request
     /// (`src` is the client).
     HttpRequest(HttpRequest),
@@ -284,7 +287,11 @@ impl Kind {
     pub fn is_attempt_free(self) -> bool {
         matches!(
             self,
-            Kind::EchoRequest | Kind::EchoReply | Kind::HttpRequest(_) | Kind::HttpStatus(_)
+            Kind::EchoRequest
+                | Kind::EchoReply
+                | Kind::AckProbe
+                | Kind::HttpRequest(_)
+                | Kind::HttpStatus(_)
         )
     }
 }

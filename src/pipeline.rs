@@ -643,6 +643,7 @@ impl Capturer<'_> {
             Kind::Udp
             | Kind::EchoRequest
             | Kind::EchoReply
+            | Kind::AckProbe
             | Kind::HttpRequest(_)
             | Kind::HttpStatus(_) => return false,
         };

@@ -355,8 +355,8 @@ fn a_sweep_spread_over_hours_is_a_slow_scan() {
 /// The fingerprint names the tool that made each capture (the corpus
 /// script ran it) in every row but the early alerts (written before the
 /// votes are in), where the headers allow it: not for nmap's connect()
-/// scan (-sT, the kernel's SYNs), its ACK and Maimon scans (ACK segments
-/// are not fingerprinted) or its UDP scan; and in no benign capture.
+/// scan (-sT, the kernel's SYNs) or its UDP scan; and in no benign
+/// capture.
 #[test]
 fn every_tool_is_named_where_its_headers_allow_and_nothing_else_is() {
     let tools: &[(&str, &str, &str)] = &[
@@ -373,6 +373,8 @@ fn every_tool_is_named_where_its_headers_allow_and_nothing_else_is() {
         ("nmap-sS-1024-hosts", "nmap", "medium"),
         ("nmap-sS-top1000", "nmap", "medium"),
         ("nmap-sn-sweep", "nmap", "medium"),
+        ("nmap-sA", "nmap", "medium"),
+        ("nmap-sM", "nmap", "medium"),
         // One probe in the bin that crossed: named, without much weight.
         ("nmap-slow-hours", "nmap", "low"),
     ];

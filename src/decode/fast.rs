@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{fingerprint, http, tcp_kind, Skip};
-use crate::event::{Event, Kind, TCP, UDP};
+use crate::event::{Event, Kind, Tool, TCP, UDP};
 use crate::time::Nanos;
 
 const ETH: usize = 14;
@@ -52,9 +52,19 @@ pub fn ethernet_ipv4(frame: &[u8], ts: Nanos) -> Option<Result<Event, Skip>> {
             match tcp_kind(flags) {
                 Some(kind) => (kind, TCP, ports(l4)),
                 None => {
-                    // A session's segment: two compares, unless it is
-                    // HTTP's.
+                    // A session's segment: a few compares, unless it is
+                    // nmap's ACK probe or HTTP's.
                     let (sport, dport) = ports(l4);
+                    let window = u16::from_be_bytes([l4[14], l4[15]]);
+                    let df = ip[6] & 0x40 != 0;
+                    if fingerprint::nmap_ack(flags, df, window, header, l4.len() - header) {
+                        let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
+                        let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
+                        let mut ev =
+                            Event::decoded(ts, Kind::AckProbe, TCP, src, dst, sport, dport);
+                        ev.tool = Tool::Nmap;
+                        return Some(Ok(ev));
+                    }
                     if !(http::is_http_port(sport) || http::is_http_port(dport)) {
                         return Some(Err(Skip::TcpSession));
                     }

@@ -14,8 +14,8 @@
 //!   bytes, Windows 32; `hping3 -1` sends none either, and is named nmap).
 //!
 //! A connect() scan (nmap -sT) is the operating system's SYN and is not
-//! named; nor are ACK probes (nmap -sA), which decode leaves with the
-//! sessions' segments, or UDP. Called for probes only, once per probe.
+//! named, nor is UDP. Called for probes only, once per probe; nmap's ACK
+//! probes (`nmap_ack`) become events of their own for this alone.
 
 use crate::event::{Event, Kind, Tool};
 
@@ -102,6 +102,19 @@ pub fn read(ip: &[u8], tcp: &[u8]) -> Option<Probe> {
 #[inline]
 pub fn of(kind: Kind, ip: &[u8], tcp: &[u8]) -> Tool {
     read(ip, tcp).map_or(Tool::Unknown, |p| tool(kind, &p))
+}
+
+/// Whether a segment that is no probe by its flags is one of nmap's ACK
+/// probes (-sA, -sW; -sM's FIN+ACK): ACK, or FIN and ACK, alone; no
+/// options, no data, no DF; one of nmap's windows. A client's stack sets
+/// DF and, on an established connection, timestamps.
+#[inline]
+pub fn nmap_ack(flags: u8, df: bool, window: u16, header: usize, data: usize) -> bool {
+    flags & !0x01 == 0x10
+        && !df
+        && header == 20
+        && data == 0
+        && matches!(window, 1024 | 2048 | 3072 | 4096)
 }
 
 /// An echo request with its data (`data`, after the 8-byte ICMP header):

@@ -14,7 +14,7 @@ use etherparse::{Icmpv4Slice, Icmpv6Slice, IpNumber, LaxIpSlice, TcpHeaderSlice,
 
 pub use link::LinkType;
 
-use crate::event::{Event, Kind, Stealth, ICMP, ICMPV6, TCP, UDP};
+use crate::event::{Event, Kind, Stealth, Tool, ICMP, ICMPV6, TCP, UDP};
 use crate::time::Nanos;
 
 /// Why a frame produced no event. The first group is damage (counted as
@@ -118,6 +118,16 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
             let (sport, dport) = (tcp.source_port(), tcp.destination_port());
             let Some(kind) = tcp_kind(flags) else {
                 let data = bytes.get(tcp.slice().len()..).unwrap_or(&[]);
+                let df = match &ip {
+                    LaxIpSlice::Ipv4(v4) => v4.header().dont_fragment(),
+                    LaxIpSlice::Ipv6(_) => false,
+                };
+                let header = tcp.slice().len();
+                if fingerprint::nmap_ack(flags, df, tcp.window_size(), header, data.len()) {
+                    let mut ev = event(Kind::AckProbe, TCP, sport, dport);
+                    ev.tool = Tool::Nmap;
+                    return Ok(ev);
+                }
                 return http::classify(data, sport, dport)
                     .map(|kind| event(kind, TCP, sport, dport))
                     .ok_or(Skip::TcpSession);

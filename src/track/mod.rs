@@ -137,9 +137,11 @@ impl Tracker {
             }
             Kind::Unreachable => answered(self.answer(&ev.key(), h, ev.ts, clock, true, emit)),
             Kind::Udp => self.udp(ev, h, clock, emit).into(),
-            Kind::EchoRequest | Kind::EchoReply | Kind::HttpRequest(_) | Kind::HttpStatus(_) => {
-                Handled::Other
-            }
+            Kind::EchoRequest
+            | Kind::EchoReply
+            | Kind::AckProbe
+            | Kind::HttpRequest(_)
+            | Kind::HttpStatus(_) => Handled::Other,
         }
     }
 
