@@ -294,14 +294,18 @@ impl RuleShard for TrwShard {
             return;
         }
         let key = (o.key.src, o.first.div_euclid(self.bin));
-        if self.pieces.len() >= self.cap && !self.pieces.contains_key(&key) {
-            // Full (spoofed sources): keep the sources with most evidence.
-            self.evicted +=
-                super::evict_lightest(&mut self.pieces, self.cap * 3 / 8, |p| p.obs.len() as u64);
-        }
+        let full = self.pieces.len() >= self.cap;
         let piece = match self.pieces.entry(key) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(Piece::default()),
+            Entry::Vacant(e) if !full => e.insert(Piece::default()),
+            Entry::Vacant(_) => {
+                // Full (spoofed sources): keep the sources with most
+                // evidence. One lookup per outcome otherwise.
+                self.evicted += super::evict_lightest(&mut self.pieces, self.cap * 3 / 8, |p| {
+                    p.obs.len() as u64
+                });
+                self.pieces.entry(key).or_default()
+            }
         };
         piece.keep(Observation {
             first: o.first,
