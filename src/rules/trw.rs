@@ -240,6 +240,23 @@ struct Piece {
     /// change nothing (the common case: a scan goes on in time order), and
     /// is dismissed without a look at the others.
     latest: Option<(Nanos, IpAddr, u16)>,
+    /// One bit per (host, port) held, by a hash of the pair: a pair whose
+    /// bit is clear is new, and needs no look through `obs`.
+    seen: u64,
+}
+
+/// The bit of `seen` for a (host, port) pair.
+#[inline]
+fn pair_bit(dst: &IpAddr, port: u16) -> u64 {
+    let a = match dst {
+        IpAddr::V4(a) => u64::from(u32::from(*a)),
+        IpAddr::V6(a) => {
+            let x = u128::from(*a);
+            x as u64 ^ (x >> 64) as u64
+        }
+    };
+    let h = (a ^ u64::from(port) << 32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    1 << (h >> 58)
 }
 
 impl Piece {
@@ -247,7 +264,13 @@ impl Piece {
         if self.latest.is_some_and(|l| o.order() >= l) {
             return;
         }
-        TrwShard::keep(&mut self.obs, o);
+        let bit = pair_bit(&o.dst, o.port);
+        if self.seen & bit == 0 && self.obs.len() < MAX_OBSERVATIONS {
+            self.obs.push(o);
+        } else {
+            TrwShard::keep(&mut self.obs, o);
+        }
+        self.seen |= bit;
         if self.obs.len() == MAX_OBSERVATIONS {
             self.latest = self.obs.iter().map(Observation::order).max();
         }
