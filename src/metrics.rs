@@ -145,6 +145,12 @@ impl Snapshot {
                 d,
             ));
         }
+        out.push(single(
+            "picket_handover_waits_total",
+            "Times a capture thread waited for room in an aggregator's queue.",
+            MetricType::COUNTER,
+            c.handover_waits,
+        ));
         let skips: Vec<(&str, u64)> = Skip::ALL
             .iter()
             .map(|k| (k.name(), c.skipped[*k as usize]))
