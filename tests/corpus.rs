@@ -374,6 +374,9 @@ fn every_tool_is_named_where_its_headers_allow_and_nothing_else_is() {
         ("nmap-sS-top1000", "nmap", "medium"),
         ("nmap-sn-sweep", "nmap", "medium"),
         ("nmap-sA", "nmap", "medium"),
+        // web-probe rows, named by their User-Agent.
+        ("nmap-http-enum", "nmap", "medium"),
+        ("curl-nikto-agent", "nikto", "medium"),
         ("nmap-sM", "nmap", "medium"),
         // One probe in the bin that crossed: named, without much weight.
         ("nmap-slow-hours", "nmap", "low"),

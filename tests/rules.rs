@@ -835,6 +835,10 @@ fn requests_for_sensitive_paths_refused_or_a_scanner_agent_are_web_probing() {
     assert_eq!(rules_of(&rows), ["web-probe"]);
     assert_eq!(rows[0]["ScanType"], "Web Scanner User Agent");
     assert_eq!(rows[0]["ScannerAgent"], "sqlmap");
+    assert_eq!(
+        (&rows[0]["Tool"], &rows[0]["ToolConfidence"]),
+        (&"sqlmap".into(), &"medium".into())
+    );
 }
 
 #[test]

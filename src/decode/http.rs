@@ -22,6 +22,8 @@ pub struct Lists {
     pub agents: Vec<String>,
     pub path_names: Vec<&'static str>,
     pub agent_names: Vec<&'static str>,
+    /// The tool each agent names (`= name` in the file, else the agent).
+    pub agent_tools: Vec<String>,
 }
 
 fn entries(text: &'static str, most: usize) -> Vec<&'static str> {
@@ -38,12 +40,26 @@ fn lower(v: &[&str]) -> Vec<String> {
 
 pub static LISTS: LazyLock<Lists> = LazyLock::new(|| {
     let path_names = entries(include_str!("../../data/web-probe-paths.txt"), 255);
-    let agent_names = entries(include_str!("../../data/scanner-agents.txt"), 255);
+    let agent_lines = entries(include_str!("../../data/scanner-agents.txt"), 255);
+    let agent_names: Vec<&'static str> = agent_lines
+        .iter()
+        .map(|l| l.split('=').next().unwrap_or(l).trim())
+        .collect();
+    let agent_tools = agent_lines
+        .iter()
+        .zip(&agent_names)
+        .map(|(l, name)| {
+            l.split_once('=')
+                .map_or(*name, |(_, t)| t.trim())
+                .to_ascii_lowercase()
+        })
+        .collect();
     Lists {
         paths: lower(&path_names),
         agents: lower(&agent_names),
         path_names,
         agent_names,
+        agent_tools,
     }
 });
 
@@ -212,5 +228,9 @@ mod tests {
         assert!(l.paths.len() >= 30 && l.paths.len() <= 255);
         assert!(l.agents.len() >= 10 && l.agents.len() <= 255);
         assert!(l.paths.iter().all(|p| p.starts_with('/')));
+        let tool =
+            |a: &str| l.agent_tools[l.agent_names.iter().position(|n| *n == a).unwrap()].as_str();
+        assert_eq!(tool("Nmap Scripting Engine"), "nmap");
+        assert_eq!(tool("Nikto"), "nikto");
     }
 }

@@ -124,6 +124,10 @@ impl Rule for Fingerprint {
 
     fn annotate(&self, live: &mut Self::Live, ready: i64, findings: &mut [Finding]) {
         for f in findings.iter_mut() {
+            if f.get("Tool").is_some() {
+                // Named already, by the rule itself (web-probe's agent).
+                continue;
+            }
             let window = f.window_start.div_euclid(self.bin.max(1));
             if let Some((tool, confidence)) = live.get(&(window, f.source)).and_then(Self::judge) {
                 f.fields.push(("Tool", Value::Text(tool.name())));

@@ -167,6 +167,13 @@ impl Rule for WebProbe {
             ("DeviceProduct", Value::Text(DEVICE_PRODUCT)),
             ("Technique", Value::Text("T1595.003")),
         ]);
+        if p.agent > 0 {
+            // The agent names the tool: a header anyone can write, so
+            // medium at most (the fingerprint leaves the row alone).
+            let tool = lists.agent_tools[p.agent as usize - 1].as_str();
+            fields.push(("Tool", Value::Text(tool)));
+            fields.push(("ToolConfidence", Value::Text("medium")));
+        }
         Judgement::Report(Finding {
             rule: Self::NAME,
             window_start: p.bin * self.bin,
