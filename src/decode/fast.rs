@@ -55,9 +55,20 @@ pub fn ethernet_ipv4(frame: &[u8], ts: Nanos) -> Option<Result<Event, Skip>> {
                     // A session's segment: a few compares, unless it is
                     // nmap's ACK probe or HTTP's.
                     let (sport, dport) = ports(l4);
-                    let window = u16::from_be_bytes([l4[14], l4[15]]);
-                    let df = ip[6] & 0x40 != 0;
-                    if fingerprint::nmap_ack(flags, df, window, header, l4.len() - header) {
+                    let data = l4.len() - header;
+                    // Pure ACKs without options first: most session
+                    // segments carry data, timestamps or PSH.
+                    if flags & !0x01 == 0x10
+                        && header == 20
+                        && data == 0
+                        && fingerprint::nmap_ack(
+                            flags,
+                            ip[6] & 0x40 != 0,
+                            u16::from_be_bytes([l4[14], l4[15]]),
+                            header,
+                            data,
+                        )
+                    {
                         let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
                         let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
                         let mut ev =
@@ -65,7 +76,7 @@ pub fn ethernet_ipv4(frame: &[u8], ts: Nanos) -> Option<Result<Event, Skip>> {
                         ev.tool = Tool::Nmap;
                         return Some(Ok(ev));
                     }
-                    if !(http::is_http_port(sport) || http::is_http_port(dport)) {
+                    if data == 0 || !(http::is_http_port(sport) || http::is_http_port(dport)) {
                         return Some(Err(Skip::TcpSession));
                     }
                     match http::classify(&l4[header..], sport, dport) {

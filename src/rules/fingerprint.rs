@@ -16,6 +16,7 @@
 //! Rows written while their window is open (`early`) come before the
 //! counts and carry no Tool; the seed row of the same scan does.
 
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 
 use ahash::AHashMap;
@@ -158,11 +159,17 @@ impl FingerprintShard {
         if bin <= self.closed_through {
             return;
         }
-        if self.votes.len() >= self.cap && !self.votes.contains_key(&(ev.src, bin)) {
-            let keep = self.cap * 3 / 8;
-            self.evicted += evict_lightest(&mut self.votes, keep, |v| v.iter().sum::<u32>().into());
-        }
-        let v = self.votes.entry((ev.src, bin)).or_default();
+        let full = self.votes.len() >= self.cap;
+        let v = match self.votes.entry((ev.src, bin)) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) if !full => e.insert(Votes::default()),
+            Entry::Vacant(_) => {
+                let keep = self.cap * 3 / 8;
+                self.evicted +=
+                    evict_lightest(&mut self.votes, keep, |v| v.iter().sum::<u32>().into());
+                self.votes.entry((ev.src, bin)).or_default()
+            }
+        };
         v[i] = v[i].saturating_add(1);
     }
 }

@@ -179,8 +179,23 @@ impl PortSet {
 
     /// Call `f` with every port held (in no particular order).
     pub fn for_each(&self, mut f: impl FnMut(u16)) {
+        self.walk(|p| {
+            f(p);
+            true
+        });
+    }
+
+    /// Call `f` with the ports held (a chunked set's in ascending order)
+    /// until it returns false.
+    fn walk(&self, mut f: impl FnMut(u16) -> bool) {
         match self {
-            PortSet::Inline { len, ports } => ports[..*len as usize].iter().for_each(|&p| f(p)),
+            PortSet::Inline { len, ports } => {
+                for &p in &ports[..*len as usize] {
+                    if !f(p) {
+                        return;
+                    }
+                }
+            }
             PortSet::Chunked {
                 present, chunks, ..
             } => {
@@ -191,7 +206,9 @@ impl PortSet {
                     for (w, &word) in chunk.iter().enumerate() {
                         let mut word = word;
                         while word != 0 {
-                            f((c * CHUNK_BITS + w * 64) as u16 + word.trailing_zeros() as u16);
+                            if !f((c * CHUNK_BITS + w * 64) as u16 + word.trailing_zeros() as u16) {
+                                return;
+                            }
                             word &= word - 1;
                         }
                     }
@@ -209,25 +226,14 @@ impl PortSet {
                 v.truncate(n);
                 v
             }
-            PortSet::Chunked {
-                present, chunks, ..
-            } => {
+            PortSet::Chunked { .. } => {
                 let mut v = Vec::with_capacity(n.min(64));
-                let mut bits = *present;
-                for chunk in chunks {
-                    let c = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    for (w, &word) in chunk.iter().enumerate() {
-                        let mut word = word;
-                        while word != 0 && v.len() < n {
-                            v.push((c * CHUNK_BITS + w * 64) as u16 + word.trailing_zeros() as u16);
-                            word &= word - 1;
-                        }
+                self.walk(|p| {
+                    if v.len() < n {
+                        v.push(p);
                     }
-                    if v.len() >= n {
-                        break;
-                    }
-                }
+                    v.len() < n
+                });
                 v
             }
         }
