@@ -153,6 +153,8 @@ impl Rule for Trw {
             // under a spoofed flood the table holds one-contact sources.
             cap: (self.limits.per_shard(shards).max_sources / 16).max(self.limits.min_share),
             pieces: AHashMap::default(),
+            waiting: Vec::new(),
+            hasher: ahash::RandomState::new(),
             evicted: 0,
             peak: 0,
         }
@@ -226,8 +228,67 @@ pub struct TrwShard {
     /// The earliest first contacts per (source, bin), with per-process
     /// random hash keys (sources are the attacker's choice).
     pieces: AHashMap<(IpAddr, i64), Piece>,
+    /// When `pieces` is full: a new source's first contact waits here,
+    /// one per slot (four slots per piece), for its second, which earns
+    /// it a piece. A spoofed
+    /// flood's one-contact sources then cost a slot write each, not a
+    /// piece and their share of an eviction. Empty until first full.
+    waiting: Vec<Option<((IpAddr, i64), Observation)>>,
+    hasher: ahash::RandomState,
     evicted: u64,
     peak: usize,
+}
+
+impl TrwShard {
+    /// The slot of `key` in `waiting`.
+    fn slot(&self, key: &(IpAddr, i64)) -> usize {
+        let h = self.hasher.hash_one(key);
+        ((h as u128 * self.waiting.len() as u128) >> 64) as usize
+    }
+
+    /// A contact of a source with no piece while the table is full: the
+    /// first waits in its slot (pushing out, uncounted, whoever waited
+    /// there: counted as evicted); the second makes a piece of both.
+    fn wait_or_admit(&mut self, key: (IpAddr, i64), o: Observation) {
+        if self.waiting.is_empty() {
+            self.waiting = vec![None; (4 * self.cap).next_power_of_two()];
+        }
+        let at = self.slot(&key);
+        match self.waiting[at].take() {
+            Some((k, first)) if k == key => {
+                // Room for it: a one-contact piece goes (the table stays
+                // full, so one-contact sources keep waiting), or, if none
+                // is among the first few looked at, the lightest five
+                // eighths (a bounded look: two-contact floods cannot make
+                // every admission walk the table).
+                let single = self
+                    .pieces
+                    .iter()
+                    .take(32)
+                    .find(|(_, p)| p.obs.len() <= 1)
+                    .map(|(k, _)| *k);
+                match single {
+                    Some(k) => {
+                        self.pieces.remove(&k);
+                        self.evicted += 1;
+                    }
+                    None => {
+                        self.evicted +=
+                            super::evict_lightest(&mut self.pieces, self.cap * 3 / 8, |p| {
+                                p.obs.len() as u64
+                            });
+                    }
+                }
+                let piece = self.pieces.entry(key).or_default();
+                piece.keep(first);
+                piece.keep(o);
+            }
+            other => {
+                self.evicted += other.is_some() as u64;
+                self.waiting[at] = Some((key, o));
+            }
+        }
+    }
 }
 
 /// A (source, bin)'s earliest first contacts on one shard.
@@ -317,30 +378,32 @@ impl RuleShard for TrwShard {
             return;
         }
         let key = (o.key.src, o.first.div_euclid(self.bin));
-        let full = self.pieces.len() >= self.cap;
-        let piece = match self.pieces.entry(key) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) if !full => e.insert(Piece::default()),
-            Entry::Vacant(_) => {
-                // Full (spoofed sources): keep the sources with most
-                // evidence. One lookup per outcome otherwise.
-                self.evicted += super::evict_lightest(&mut self.pieces, self.cap * 3 / 8, |p| {
-                    p.obs.len() as u64
-                });
-                self.pieces.entry(key).or_default()
-            }
-        };
-        piece.keep(Observation {
+        let obs = Observation {
             first: o.first,
             settled: o.settled,
             dst: o.key.dst,
             port: o.key.dport,
             failed: o.failed(),
-        });
+        };
+        let full = self.pieces.len() >= self.cap;
+        match self.pieces.entry(key) {
+            Entry::Occupied(e) => e.into_mut().keep(obs),
+            Entry::Vacant(e) if !full => e.insert(Piece::default()).keep(obs),
+            // Full (spoofed sources): a source earns a piece with its
+            // second contact.
+            Entry::Vacant(_) => self.wait_or_admit(key, obs),
+        }
         self.peak = self.peak.max(self.pieces.len());
     }
 
     fn close_through(&mut self, through: i64, out: &mut Vec<TrwPartial>) {
+        // Contacts still waiting for a second are given up with their bin.
+        for w in &mut self.waiting {
+            if w.as_ref().is_some_and(|((_, bin), _)| *bin <= through) {
+                *w = None;
+                self.evicted += 1;
+            }
+        }
         self.pieces.retain(|&(src, bin), p| {
             if bin > through {
                 return true;
@@ -429,5 +492,71 @@ mod tests {
         assert_eq!(forward.len(), MAX_OBSERVATIONS);
         assert_eq!(forward[3].first, 3);
         assert_eq!(forward.last().unwrap().first, MAX_OBSERVATIONS as Nanos - 1);
+    }
+}
+
+#[cfg(test)]
+mod flood_tests {
+    use super::*;
+    use crate::event::{FlowKey, Verdict};
+
+    fn failed(src: [u8; 4], dst: u8, t: Nanos) -> Outcome {
+        Outcome {
+            key: FlowKey {
+                proto: TCP,
+                src: IpAddr::from(src),
+                sport: 40000,
+                dst: IpAddr::from([192, 0, 2, dst]),
+                dport: 445,
+            },
+            first: t,
+            settled: t + 1,
+            verdict: Verdict::Unanswered,
+            stealth: false,
+        }
+    }
+
+    #[test]
+    fn when_full_a_source_earns_a_piece_with_its_second_contact() {
+        let limits = Limits {
+            max_sources: 16 * 64,
+            min_share: 1,
+            ..Limits::default()
+        };
+        let rule = Trw::configure(&Detection::default(), &limits);
+        let mut shard = rule.shard(1);
+        // Fixed keys: which slots the sources take is then known.
+        shard.hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
+        // 64 pieces fill the table; then 10,000 one-contact sources and,
+        // among them, a scanner's ten contacts, one every 50 sources.
+        for i in 0..64u8 {
+            shard.observe(&failed([198, 51, 100, i], 1, 1));
+        }
+        assert_eq!(shard.pieces.len(), 64);
+        for i in 0..10_000u32 {
+            let [_, _, a, b] = i.to_be_bytes();
+            shard.observe(&failed([203, 0, a, b], 2, 10 + i as Nanos));
+            if i % 50 == 49 && i < 500 {
+                shard.observe(&failed([192, 0, 2, 250], (i / 50) as u8, 10 + i as Nanos));
+            }
+        }
+        // The one-contact sources never got a piece; the scanner did,
+        // with its first contact too unless another source took its slot
+        // (256 slots, 50 sources between contacts).
+        let scanner = (IpAddr::from([192, 0, 2, 250]), 0);
+        let got = shard.pieces.get(&scanner).map_or(0, |p| p.obs.len());
+        assert!(got >= 8, "{got}");
+        assert!(shard.pieces.len() <= 64, "{}", shard.pieces.len());
+        let flood =
+            |(src, _): &(IpAddr, i64)| matches!(src, IpAddr::V4(a) if a.octets()[..2] == [203, 0]);
+        assert!(
+            !shard.pieces.keys().any(flood),
+            "a one-contact source got a piece"
+        );
+        assert!(shard.evicted > 9_000, "{}", shard.evicted);
+        let mut out = Vec::new();
+        shard.close_through(0, &mut out);
+        assert!(out.iter().any(|p| p.src == scanner.0 && p.obs.len() == got));
+        assert!(shard.waiting.iter().all(Option::is_none));
     }
 }
