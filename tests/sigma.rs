@@ -64,5 +64,6 @@ fn sigma_rules_check_convert_and_match_picket_findings() {
         .sum();
     let lines = all.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
     assert_eq!(total, lines, "{matches}");
-    assert_eq!(matches.lines().count(), 3, "{matches}");
+    assert_eq!(matches.lines().count(), 4, "{matches}");
+    assert!(kusto.contains(r#"Rule =~ "web-probe""#), "{kusto}");
 }
