@@ -46,7 +46,7 @@ impl Router {
         }
         let pair = if a <= b { (a, b) } else { (b, a) };
         let h = self.hasher.hash_one(pair);
-        ((h as u128 * self.shards as u128) >> 64) as usize
+        crate::sketch::slot(h, self.shards)
     }
 
     /// The shard that must see `ev`.

@@ -37,6 +37,7 @@ use super::seed::{SourceSummary, DEVICE_PRODUCT, DEVICE_VENDOR};
 use super::MergeStats;
 use crate::config::{self, Detection, Limits};
 use crate::finding::{Finding, Value};
+use crate::sketch;
 use crate::time::Nanos;
 
 /// A host as a 32-bit key: an IPv4 address itself, an IPv6 address folded
@@ -46,11 +47,7 @@ use crate::time::Nanos;
 pub fn host_key(a: IpAddr) -> u32 {
     match a {
         IpAddr::V4(a) => u32::from(a),
-        IpAddr::V6(a) => {
-            let x = u128::from(a);
-            let h = (x as u64 ^ (x >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            (h >> 32) as u32
-        }
+        IpAddr::V6(_) => (sketch::fold_ip(&a).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32,
     }
 }
 
@@ -357,7 +354,7 @@ impl Remembered {
             return None;
         }
         let h = self.hasher.hash_one(src);
-        let slot = ((h as u128 * self.slots.len() as u128) >> 64) as usize;
+        let slot = sketch::slot(h, self.slots.len());
         // Tag 0 marks an empty slot.
         Some((slot, (h as u32) | 1))
     }

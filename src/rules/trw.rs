@@ -148,7 +148,7 @@ impl Rule for Trw {
         TrwShard {
             home: NetSet::new(&self.home),
             bin: self.bin,
-            // A quarter of the seed rule's (source, bin) cap: a source
+            // A sixteenth of the seed rule's (source, bin) cap: a source
             // needs several first contacts to be decided at all, and
             // under a spoofed flood the table holds one-contact sources.
             cap: (self.limits.per_shard(shards).max_sources / 16).max(self.limits.min_share),
@@ -243,7 +243,7 @@ impl TrwShard {
     /// The slot of `key` in `waiting`.
     fn slot(&self, key: &(IpAddr, i64)) -> usize {
         let h = self.hasher.hash_one(key);
-        ((h as u128 * self.waiting.len() as u128) >> 64) as usize
+        crate::sketch::slot(h, self.waiting.len())
     }
 
     /// A contact of a source with no piece while the table is full: the
@@ -309,14 +309,8 @@ struct Piece {
 /// The bit of `seen` for a (host, port) pair.
 #[inline]
 fn pair_bit(dst: &IpAddr, port: u16) -> u64 {
-    let a = match dst {
-        IpAddr::V4(a) => u64::from(u32::from(*a)),
-        IpAddr::V6(a) => {
-            let x = u128::from(*a);
-            x as u64 ^ (x >> 64) as u64
-        }
-    };
-    let h = (a ^ u64::from(port) << 32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let h =
+        (crate::sketch::fold_ip(dst) ^ u64::from(port) << 32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     1 << (h >> 58)
 }
 
