@@ -22,6 +22,7 @@
 //! the row never depends on the thread count.
 
 use std::collections::hash_map::Entry;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use ahash::AHashMap;
@@ -145,19 +146,11 @@ impl Rule for Trw {
     }
 
     fn shard(&self, shards: usize) -> TrwShard {
-        TrwShard {
-            home: NetSet::new(&self.home),
-            bin: self.bin,
-            // A sixteenth of the seed rule's (source, bin) cap: a source
-            // needs several first contacts to be decided at all, and
-            // under a spoofed flood the table holds one-contact sources.
-            cap: (self.limits.per_shard(shards).max_sources / 16).max(self.limits.min_share),
-            pieces: AHashMap::default(),
-            waiting: Vec::new(),
-            hasher: ahash::RandomState::new(),
-            evicted: 0,
-            peak: 0,
-        }
+        // A sixteenth of the seed rule's (source, bin) cap: a source
+        // needs several first contacts to be decided at all, and under a
+        // spoofed flood the table holds one-contact sources.
+        let cap = (self.limits.per_shard(shards).max_sources / 16).max(self.limits.min_share);
+        TrwShard::new(NetSet::new(&self.home), self.bin, cap)
     }
 
     fn key(p: &TrwPartial) -> (i64, IpAddr) {
@@ -228,34 +221,197 @@ pub struct TrwShard {
     /// The earliest first contacts per (source, bin), with per-process
     /// random hash keys (sources are the attacker's choice).
     pieces: AHashMap<(IpAddr, i64), Piece>,
+    /// One bit per hash of a (source, bin) given a piece since the bits
+    /// were last rebuilt (sixteen bits per piece the cap allows, so it
+    /// stays cached): a clear bit says "no piece" without a look into
+    /// `pieces`, whose misses under a spoofed flood are cache misses.
+    held: Vec<u64>,
+    /// Bits set since the last rebuild (evicted pieces leave theirs).
+    marked: usize,
+    /// Direct-mapped, by the key's hash: (hash | 1, attempt time of the
+    /// latest contact) of pieces that are full. A later contact changes
+    /// nothing (a scan goes on in time order), and is dismissed here
+    /// without a look into `pieces`. A piece's latest only moves earlier,
+    /// so a stale time dismisses less, never wrongly; cleared when pieces
+    /// go.
+    full: Vec<(u64, Nanos)>,
     /// When `pieces` is full: a new source's first contact waits here,
     /// one per slot (four slots per piece), for its second, which earns
-    /// it a piece. A spoofed
-    /// flood's one-contact sources then cost a slot write each, not a
-    /// piece and their share of an eviction. Empty until first full.
-    waiting: Vec<Option<((IpAddr, i64), Observation)>>,
+    /// it a piece. A spoofed flood's one-contact sources then cost a slot
+    /// write each, not a piece and their share of an eviction. Slots are
+    /// known by the key's hash (64 bits, per-process random). Empty until
+    /// first full.
+    waiting: Vec<Option<(u64, Observation)>>,
+    /// Contacts on their way to `pieces`, whose `full` slot (and, under a
+    /// flood, `waiting` slot) are fetched while they queue: each is a
+    /// cache miss, the tables are megabytes.
+    staged: VecDeque<Staged>,
     hasher: ahash::RandomState,
     evicted: u64,
     peak: usize,
 }
 
+/// A contact queued on its way to its piece.
+struct Staged {
+    key: (IpAddr, i64),
+    hash: u64,
+    obs: Observation,
+}
+
+/// Contacts in flight.
+const STAGED: usize = 8;
+
 impl TrwShard {
-    /// The slot of `key` in `waiting`.
-    fn slot(&self, key: &(IpAddr, i64)) -> usize {
-        let h = self.hasher.hash_one(key);
+    fn new(home: NetSet, bin: Nanos, cap: usize) -> TrwShard {
+        TrwShard {
+            home,
+            bin,
+            cap,
+            pieces: AHashMap::default(),
+            held: vec![0; (16 * cap).next_power_of_two().max(1024) / 64],
+            marked: 0,
+            full: vec![(0, 0); (2 * cap).next_power_of_two()],
+            waiting: Vec::new(),
+            staged: VecDeque::with_capacity(STAGED + 1),
+            hasher: ahash::RandomState::new(),
+            evicted: 0,
+            peak: 0,
+        }
+    }
+
+    /// The word and bit of `held` for hash `h`.
+    #[inline]
+    fn held_bit(&self, h: u64) -> (usize, u64) {
+        let i = h as usize & (self.held.len() * 64 - 1);
+        (i / 64, 1 << (i % 64))
+    }
+
+    #[inline]
+    fn maybe_held(&self, h: u64) -> bool {
+        let (w, b) = self.held_bit(h);
+        self.held[w] & b != 0
+    }
+
+    fn mark_held(&mut self, h: u64) {
+        let (w, b) = self.held_bit(h);
+        self.held[w] |= b;
+        self.marked += 1;
+        if self.marked > 2 * self.cap {
+            self.rebuild_held();
+        }
+    }
+
+    /// Set the bits of the pieces held now, and only those.
+    fn rebuild_held(&mut self) {
+        self.held.fill(0);
+        self.marked = 0;
+        let keys: Vec<u64> = self
+            .pieces
+            .keys()
+            .map(|k| self.hasher.hash_one(k))
+            .collect();
+        for h in keys {
+            let (w, b) = self.held_bit(h);
+            self.held[w] |= b;
+            self.marked += 1;
+        }
+    }
+
+    /// The slot of hash `h` in `waiting`.
+    #[inline]
+    fn slot(&self, h: u64) -> usize {
         crate::sketch::slot(h, self.waiting.len())
+    }
+
+    /// Give `o` to its source's piece: an existing one, a new one while
+    /// there is room, else the waiting slots.
+    fn place(&mut self, key: (IpAddr, i64), h: u64, o: Observation) {
+        let full = self.pieces.len() >= self.cap;
+        match self.pieces.entry(key) {
+            Entry::Occupied(e) => {
+                let piece = e.into_mut();
+                piece.keep(o);
+                if let Some(latest) = piece.latest() {
+                    let at = self.full_slot(h);
+                    self.full[at] = (h | 1, latest);
+                }
+            }
+            Entry::Vacant(e) if !full => {
+                e.insert(Piece::default()).keep(o);
+                self.mark_held(h);
+            }
+            // Full (spoofed sources): a source earns a piece with its
+            // second contact.
+            Entry::Vacant(_) => self.wait_or_admit(key, h, o),
+        }
+        self.peak = self.peak.max(self.pieces.len());
+    }
+
+    /// Queue a contact, fetching what placing it will read first (the
+    /// full-piece slot; the waiting slot if its source has no piece and
+    /// the table is full); place the one that has waited longest.
+    #[inline]
+    fn stage(&mut self, key: (IpAddr, i64), h: u64, o: Observation) {
+        crate::sketch::prefetch(self.full.as_ptr().wrapping_add(self.full_slot(h)));
+        if self.pieces.len() >= self.cap && !self.maybe_held(h) {
+            if self.waiting.is_empty() {
+                self.waiting = vec![None; (4 * self.cap).next_power_of_two()];
+            }
+            // Both lines a slot may straddle.
+            let slot = self.waiting.as_ptr().wrapping_add(self.slot(h));
+            crate::sketch::prefetch_write(slot);
+            crate::sketch::prefetch_write(slot.wrapping_add(1).cast::<u8>().wrapping_sub(1));
+        }
+        self.staged.push_back(Staged {
+            key,
+            hash: h,
+            obs: o,
+        });
+        if self.staged.len() > STAGED {
+            let s = self.staged.pop_front().expect("queue is not empty");
+            self.place_staged(s);
+        }
+    }
+
+    /// The slot of hash `h` in `full`.
+    #[inline]
+    fn full_slot(&self, h: u64) -> usize {
+        crate::sketch::slot(h, self.full.len())
+    }
+
+    /// Place a staged contact: dismissed if its piece is full of earlier
+    /// ones; straight to its waiting slot if its source has no piece and
+    /// the table is full.
+    #[inline]
+    fn place_staged(&mut self, s: Staged) {
+        let (tag, latest) = self.full[self.full_slot(s.hash)];
+        if tag == s.hash | 1 && s.obs.first > latest {
+            return;
+        }
+        if self.pieces.len() >= self.cap && !self.maybe_held(s.hash) {
+            self.wait_or_admit(s.key, s.hash, s.obs);
+        } else {
+            self.place(s.key, s.hash, s.obs);
+        }
+    }
+
+    /// Place every staged contact.
+    fn drain(&mut self) {
+        while let Some(s) = self.staged.pop_front() {
+            self.place_staged(s);
+        }
     }
 
     /// A contact of a source with no piece while the table is full: the
     /// first waits in its slot (pushing out, uncounted, whoever waited
     /// there: counted as evicted); the second makes a piece of both.
-    fn wait_or_admit(&mut self, key: (IpAddr, i64), o: Observation) {
+    fn wait_or_admit(&mut self, key: (IpAddr, i64), h: u64, o: Observation) {
         if self.waiting.is_empty() {
             self.waiting = vec![None; (4 * self.cap).next_power_of_two()];
         }
-        let at = self.slot(&key);
+        let at = self.slot(h);
         match self.waiting[at].take() {
-            Some((k, first)) if k == key => {
+            Some((k, first)) if k == h => {
                 // Room for it: a one-contact piece goes (the table stays
                 // full, so one-contact sources keep waiting), or, if none
                 // is among the first few looked at, the lightest five
@@ -277,15 +433,18 @@ impl TrwShard {
                             super::evict_lightest(&mut self.pieces, self.cap * 3 / 8, |p| {
                                 p.obs.len() as u64
                             });
+                        // Evicted full pieces must not dismiss contacts.
+                        self.full.fill((0, 0));
                     }
                 }
                 let piece = self.pieces.entry(key).or_default();
                 piece.keep(first);
                 piece.keep(o);
+                self.mark_held(h);
             }
             other => {
                 self.evicted += other.is_some() as u64;
-                self.waiting[at] = Some((key, o));
+                self.waiting[at] = Some((h, o));
             }
         }
     }
@@ -294,70 +453,93 @@ impl TrwShard {
 /// A (source, bin)'s earliest first contacts on one shard.
 #[derive(Default)]
 struct Piece {
-    /// Inline up to four: what a spoofed flood's sources (one contact
-    /// each) and most clients need, without an allocation each.
+    /// Inline up to two (what a spoofed flood's sources, one contact
+    /// each, and many clients need) without an allocation each. Once it
+    /// holds `MAX_OBSERVATIONS`, a max-heap by [`Observation::order`]: the
+    /// latest on top, where an earlier contact replaces it in a few steps.
     obs: SmallVec<[Observation; 2]>,
-    /// Once `obs` is full: the latest of them. A contact after it can
-    /// change nothing (the common case: a scan goes on in time order), and
-    /// is dismissed without a look at the others.
-    latest: Option<(Nanos, IpAddr, u16)>,
-    /// One bit per (host, port) held, by a hash of the pair: a pair whose
-    /// bit is clear is new, and needs no look through `obs`.
-    seen: u64,
+    /// One bit per (host, port) held, by a hash of the pair (512 bits: a
+    /// twelfth full at 64 pairs): a pair whose bit is clear is new, and
+    /// needs no look through `obs`.
+    seen: [u64; 8],
 }
 
-/// The bit of `seen` for a (host, port) pair.
+/// The word and bit of `Piece::seen` for a (host, port) pair.
 #[inline]
-fn pair_bit(dst: &IpAddr, port: u16) -> u64 {
+fn pair_bit(dst: &IpAddr, port: u16) -> (usize, u64) {
     let h =
         (crate::sketch::fold_ip(dst) ^ u64::from(port) << 32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    1 << (h >> 58)
+    ((h >> 61) as usize, 1 << ((h >> 55) & 63))
 }
 
 impl Piece {
+    fn is_full(&self) -> bool {
+        self.obs.len() == MAX_OBSERVATIONS
+    }
+
+    /// Once full: the attempt time of the latest contact held. A contact
+    /// after it changes nothing (the common case: a scan goes on in time
+    /// order).
+    fn latest(&self) -> Option<Nanos> {
+        self.is_full().then(|| self.obs[0].first)
+    }
+
+    /// Keep `o` among the earliest distinct (host, port) contacts: in
+    /// whatever order contacts come, the piece ends as the
+    /// `MAX_OBSERVATIONS` earliest first contacts.
     fn keep(&mut self, o: Observation) {
-        if self.latest.is_some_and(|l| o.order() >= l) {
+        let full = self.is_full();
+        if full && o.order() >= self.obs[0].order() {
             return;
         }
-        let bit = pair_bit(&o.dst, o.port);
-        if self.seen & bit == 0 && self.obs.len() < MAX_OBSERVATIONS {
-            self.obs.push(o);
-        } else {
-            TrwShard::keep(&mut self.obs, o);
+        let (word, bit) = pair_bit(&o.dst, o.port);
+        if self.seen[word] & bit != 0 {
+            let pair = (o.dst, o.port);
+            if let Some(i) = self.obs.iter().position(|x| (x.dst, x.port) == pair) {
+                // A second attempt to the same pair: the first contact is
+                // the earlier one.
+                if o.order() < self.obs[i].order() {
+                    self.obs[i] = o;
+                    if full {
+                        sift_down(&mut self.obs, i);
+                    }
+                }
+                return;
+            }
         }
-        self.seen |= bit;
-        if self.obs.len() == MAX_OBSERVATIONS {
-            self.latest = self.obs.iter().map(Observation::order).max();
+        self.seen[word] |= bit;
+        if !full {
+            self.obs.push(o);
+            if self.is_full() {
+                for i in (0..MAX_OBSERVATIONS / 2).rev() {
+                    sift_down(&mut self.obs, i);
+                }
+            }
+        } else {
+            // Earlier than the latest held: it takes the latest's place.
+            self.obs[0] = o;
+            sift_down(&mut self.obs, 0);
         }
     }
 }
 
-impl TrwShard {
-    /// Keep `o` among the earliest distinct (host, port) contacts of its
-    /// piece: whatever order outcomes come in, the piece ends as the
-    /// `MAX_OBSERVATIONS` earliest first contacts.
-    fn keep(obs: &mut SmallVec<[Observation; 2]>, o: Observation) {
-        if let Some(same) = obs.iter_mut().find(|x| (x.dst, x.port) == (o.dst, o.port)) {
-            // A second attempt to the same pair: the first contact is the
-            // earlier one.
-            if o.order() < same.order() {
-                *same = o;
-            }
+/// Restore the max-heap order of `heap` below `i`, whose contact may be
+/// earlier than its children's.
+fn sift_down(heap: &mut [Observation], mut i: usize) {
+    loop {
+        let (l, r) = (2 * i + 1, 2 * i + 2);
+        let mut top = i;
+        if l < heap.len() && heap[l].order() > heap[top].order() {
+            top = l;
+        }
+        if r < heap.len() && heap[r].order() > heap[top].order() {
+            top = r;
+        }
+        if top == i {
             return;
         }
-        if obs.len() < MAX_OBSERVATIONS {
-            obs.push(o);
-            return;
-        }
-        let (at, latest) = obs
-            .iter()
-            .enumerate()
-            .max_by_key(|(_, x)| x.order())
-            .map(|(i, x)| (i, x.order()))
-            .expect("a full piece");
-        if o.order() < latest {
-            obs[at] = o;
-        }
+        heap.swap(i, top);
+        i = top;
     }
 }
 
@@ -379,21 +561,18 @@ impl RuleShard for TrwShard {
             port: o.key.dport,
             failed: o.failed(),
         };
-        let full = self.pieces.len() >= self.cap;
-        match self.pieces.entry(key) {
-            Entry::Occupied(e) => e.into_mut().keep(obs),
-            Entry::Vacant(e) if !full => e.insert(Piece::default()).keep(obs),
-            // Full (spoofed sources): a source earns a piece with its
-            // second contact.
-            Entry::Vacant(_) => self.wait_or_admit(key, obs),
-        }
-        self.peak = self.peak.max(self.pieces.len());
+        let h = self.hasher.hash_one(key);
+        self.stage(key, h, obs);
     }
 
     fn close_through(&mut self, through: i64, out: &mut Vec<TrwPartial>) {
+        self.drain();
         // Contacts still waiting for a second are given up with their bin.
+        let bin = self.bin;
         for w in &mut self.waiting {
-            if w.as_ref().is_some_and(|((_, bin), _)| *bin <= through) {
+            if w.as_ref()
+                .is_some_and(|(_, o)| o.first.div_euclid(bin) <= through)
+            {
                 *w = None;
                 self.evicted += 1;
             }
@@ -409,6 +588,12 @@ impl RuleShard for TrwShard {
             });
             false
         });
+        self.rebuild_held();
+        self.full.fill((0, 0));
+    }
+
+    fn flush(&mut self) {
+        self.drain();
     }
 
     fn count(&self, c: &mut RuleCounters) {
@@ -487,6 +672,47 @@ mod tests {
         assert_eq!(forward[3].first, 3);
         assert_eq!(forward.last().unwrap().first, MAX_OBSERVATIONS as Nanos - 1);
     }
+    #[test]
+    fn a_piece_holds_what_a_plain_model_holds_in_any_order() {
+        // Random contacts to a few hundred pairs, repeats included, in
+        // random time order; the model: each pair's earliest contact, the
+        // earliest MAX_OBSERVATIONS of those.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..50 {
+            let pairs = [10u64, 70, 400][round % 3];
+            let mut piece = Piece::default();
+            let mut model: std::collections::HashMap<(IpAddr, u16), Observation> =
+                std::collections::HashMap::new();
+            for _ in 0..2000 {
+                let r = next();
+                let pair = r % pairs;
+                let o = Observation {
+                    first: (r >> 20) as Nanos % 100_000,
+                    settled: 0,
+                    dst: IpAddr::from([192, 0, 2, (pair % 200) as u8]),
+                    port: 80 + (pair / 200) as u16,
+                    failed: r & 1 == 0,
+                };
+                piece.keep(o);
+                let e = model.entry((o.dst, o.port)).or_insert(o);
+                if o.order() < e.order() {
+                    *e = o;
+                }
+            }
+            let mut want: Vec<Observation> = model.into_values().collect();
+            want.sort_by_key(Observation::order);
+            want.truncate(MAX_OBSERVATIONS);
+            let mut got = piece.obs.into_vec();
+            got.sort_by_key(Observation::order);
+            assert_eq!(got, want, "round {round}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -526,6 +752,7 @@ mod flood_tests {
         for i in 0..64u8 {
             shard.observe(&failed([198, 51, 100, i], 1, 1));
         }
+        shard.flush();
         assert_eq!(shard.pieces.len(), 64);
         for i in 0..10_000u32 {
             let [_, _, a, b] = i.to_be_bytes();
@@ -534,6 +761,7 @@ mod flood_tests {
                 shard.observe(&failed([192, 0, 2, 250], (i / 50) as u8, 10 + i as Nanos));
             }
         }
+        shard.flush();
         // The one-contact sources never got a piece; the scanner did,
         // with its first contact too unless another source took its slot
         // (256 slots, 50 sources between contacts).
