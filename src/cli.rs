@@ -193,9 +193,9 @@ pub struct Common {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Rules to run (comma-separated; default: every rule but trw).
-    /// `--rules seed` gives only the seed rule's rows; `default` names the
-    /// default set (`--rules default,trw`), `all` every rule.
+    /// Rules to run (comma-separated; default: every rule). `--rules seed`
+    /// gives only the seed rule's rows; `default` names the default set,
+    /// `all` every rule (today the same).
     #[arg(long, value_name = "RULE,...", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(rules::NAMES.iter().copied().chain(["default", "all"])))]
     pub rules: Vec<String>,
     /// Home networks (comma-separated CIDRs or addresses; replaces the

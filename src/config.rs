@@ -180,11 +180,13 @@ pub struct Limits {
 
 impl Default for Limits {
     /// Caps sized to 7/8 of a power of two, the most a hash table of that
-    /// many buckets holds before it doubles: together they keep a spoofed
-    /// flood's resident memory under 450 MiB (measured in BENCHMARKS.md).
+    /// many buckets holds before it doubles (sources: 6/8, which every
+    /// rule's per-source table follows, so that with every rule on a
+    /// spoofed flood stays under 512 MiB resident, with room to spare:
+    /// BENCHMARKS.md).
     fn default() -> Self {
         Limits {
-            max_sources: 7 << 16,
+            max_sources: 6 << 16,
             max_pending: 7 << 18,
             max_udp_flows: 7 << 16,
             max_dests_per_source: 1 << 16,

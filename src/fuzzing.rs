@@ -110,11 +110,11 @@ fn records(data: &[u8]) -> Vec<(Nanos, Vec<u8>)> {
 /// The whole pipeline with caps small enough to evict: never panics, and
 /// unless something was evicted (then results may depend on each
 /// thread's share of the caps, as documented) the rows are the same for
-/// 1 and 3 threads: with the default rules, and with every rule (the ones
-/// off by default too).
+/// 1 and 3 threads: with the default rules (every rule), and with the
+/// seed rule alone (the capture stage then drops home sources' probes).
 pub fn pipeline_threads_agree(data: &[u8]) {
     let frames = records(data);
-    for rules in [Vec::new(), vec!["all".to_string()]] {
+    for rules in [Vec::new(), vec!["seed".to_string()]] {
         threads_agree(&frames, &rules);
     }
 }

@@ -79,9 +79,17 @@ const SEED_ROWS: &str = r#"{"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"2
 {"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"203.0.113.7","ScanType":"Aggressive Port Scan","UniqueDestPorts":25,"UniqueDestIPs":1,"TotalAttempts":25,"AttemptsPerMinute":25,"PortsTargeted":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25],"ScanDurationSeconds":0,"FirstSeen":"2026-11-24T20:00:10.010000Z","LastSeen":"2026-11-24T20:00:10.250000Z","DeviceVendor":"picket","DeviceProduct":"picket T1595 sensor","Technique":"T1595","RejectedAttempts":15,"UnansweredAttempts":10,"UdpAttempts":0,"StealthProbes":0,"UniqueDestIPsIsLowerBound":false,"Rule":"seed"}
 "#;
 
+/// The sequential test's rows at bin close (`trw`): both sources
+/// fail their first four contacts; the port scan's fourth is known at its
+/// RST (10.041 s), the sweep's when its fourth probe (21.2 s) has gone
+/// unanswered for the 5 s answer timeout.
+const TRW_ROWS: &str = r#"{"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"203.0.113.7","ScanType":"TRW Scanner","Observations":4,"FailedObservations":4,"AnsweredObservations":0,"UniqueDestIPs":1,"UniqueDestPorts":4,"PortsTargeted":[1,2,3,4],"FirstSeen":"2026-11-24T20:00:10.010000Z","LastSeen":"2026-11-24T20:00:10.040000Z","DetectedAt":"2026-11-24T20:00:10.041000Z","SecondsToDetect":0,"DeviceVendor":"picket","DeviceProduct":"picket T1595 sensor","Technique":"T1595","Rule":"trw"}
+{"TimeGenerated":"2026-11-24T20:00:00Z","SourceIP":"2001:db8:bad::1","ScanType":"TRW Scanner","Observations":4,"FailedObservations":4,"AnsweredObservations":0,"UniqueDestIPs":4,"UniqueDestPorts":1,"PortsTargeted":[445],"FirstSeen":"2026-11-24T20:00:20.300000Z","LastSeen":"2026-11-24T20:00:21.200000Z","DetectedAt":"2026-11-24T20:00:26.200000Z","SecondsToDetect":6,"DeviceVendor":"picket","DeviceProduct":"picket T1595 sensor","Technique":"T1595","Rule":"trw"}
+"#;
+
 /// Everything a default replay writes.
 static EXPECTED: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("{EARLY_ROWS}{SEED_ROWS}"));
+    std::sync::LazyLock::new(|| format!("{EARLY_ROWS}{SEED_ROWS}{TRW_ROWS}"));
 
 #[test]
 fn replay_writes_the_full_rows() {
@@ -201,7 +209,7 @@ fn table_format_and_output_file() {
     assert_eq!(out.status.code(), Some(0));
     let table = std::fs::read_to_string(&o).unwrap();
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 5, "{table}");
+    assert_eq!(lines.len(), 7, "{table}");
     assert!(lines[0].starts_with("BIN"));
     assert!(
         lines[1].contains("early") && lines[1].contains("20:00:10  20:00:10"),
@@ -215,7 +223,7 @@ fn table_format_and_output_file() {
     );
     assert!(lines[4].contains("203.0.113.7") && lines[4].contains("Aggressive Port Scan"));
     let stats = String::from_utf8(out.stderr).unwrap();
-    assert!(stats.contains("rows           4 written"), "{stats}");
+    assert!(stats.contains("rows           6 written"), "{stats}");
 }
 
 /// Exit 0, or the failure shows what picket said.
@@ -569,7 +577,11 @@ fn rules_are_chosen_by_name_and_home_networks_can_be_none() {
     let out = picket(&["replay", "-q", "--allow", "203.0.113.7", f]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 2, "the sweep's alert and row: {text}");
+    assert_eq!(
+        text.lines().count(),
+        3,
+        "the sweep's alert, seed row and trw row: {text}"
+    );
     assert!(!text.contains("203.0.113.7"), "{text}");
     let out = picket(&["replay", "-q", "--home", "203.0.113.7,2001:db8:bad::1", f]);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -901,7 +913,7 @@ fn both_readers_agree_on_odd_record_headers() {
         text.contains(r#""TimeGenerated":"2038-01-19T03:"#),
         "{text}"
     );
-    assert_eq!(text.lines().count(), 4);
+    assert_eq!(text.lines().count(), 6);
 
     // A record whose microsecond field is 1,500,000: skipped by both.
     let mut bytes = pcap_bytes(1, false, &scan_capture());
@@ -1037,9 +1049,10 @@ fn per_rule_thresholds_are_options() {
             })
             .collect()
     };
-    assert_eq!(rules(&[]), ["ping-sweep", "small-sweep"]);
-    assert_eq!(rules(&["--ping-sweep-hosts", "13"]), ["small-sweep"]);
-    assert_eq!(rules(&["--small-sweep-hosts", "11"]), ["ping-sweep"]);
+    // The ten unanswered SYNs also fail trw's first four contacts.
+    assert_eq!(rules(&[]), ["ping-sweep", "trw", "small-sweep"]);
+    assert_eq!(rules(&["--ping-sweep-hosts", "13"]), ["trw", "small-sweep"]);
+    assert_eq!(rules(&["--small-sweep-hosts", "11"]), ["ping-sweep", "trw"]);
     let help = picket(&["replay", "--help"]);
     let help = String::from_utf8(help.stdout).unwrap();
     assert!(

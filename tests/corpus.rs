@@ -61,6 +61,8 @@ fn every_capture_replays_to_its_golden_rows() {
 /// A non-seed line: (Rule, ScanType, UniqueDestIPs).
 type Line = (&'static str, &'static str, u64);
 
+const TRW: &str = "TRW Scanner";
+
 /// With every rule on (the default), the seed rule's lines are still the
 /// golden rows; the other rules add what each capture shows, and nothing
 /// on the benign captures; the same bytes for 1, 2 and 4 threads.
@@ -73,13 +75,37 @@ fn all_rules_add_only_what_each_capture_shows() {
         ("nmap-sA", &[("ack-scan", "ACK Scan", 1)]),
         // Maimon's FIN+ACK probes: counted by the resets they draw.
         ("nmap-sM", &[("ack-scan", "ACK Scan", 1)]),
-        ("nmap-10-hosts", &[("small-sweep", "Small IP Sweep", 10)]),
+        (
+            "nmap-10-hosts",
+            &[("trw", TRW, 4), ("small-sweep", "Small IP Sweep", 10)],
+        ),
         ("nmap-internal", &[("internal", "Aggressive Port Scan", 1)]),
-        ("nmap-sF", &[("stealth-scan", "FIN Scan", 1)]),
-        ("nmap-sN", &[("stealth-scan", "NULL Scan", 1)]),
-        ("nmap-sX", &[("stealth-scan", "XMAS Scan", 1)]),
+        (
+            "nmap-sF",
+            &[("stealth-scan", "FIN Scan", 1), ("trw", TRW, 1)],
+        ),
+        (
+            "nmap-sN",
+            &[("stealth-scan", "NULL Scan", 1), ("trw", TRW, 1)],
+        ),
+        (
+            "nmap-sX",
+            &[("stealth-scan", "XMAS Scan", 1), ("trw", TRW, 1)],
+        ),
+        // Every TCP scan from outside fails its first four contacts
+        // (hosts: those four contacts'), the slow -T2 one too, which the
+        // seed rule misses.
+        ("hping3-syn", &[("trw", TRW, 1)]),
+        ("masscan-sweep", &[("trw", TRW, 3)]),
+        ("nmap-6", &[("trw", TRW, 1)]),
+        ("nmap-T2-slow", &[("trw", TRW, 1)]),
+        ("nmap-sS-1024-hosts", &[("trw", TRW, 4)]),
+        ("nmap-sS-top1000", &[("trw", TRW, 1)]),
+        ("nmap-sT", &[("trw", TRW, 1)]),
+        ("zmap-sweep", &[("trw", TRW, 6)]),
         // Eight failed hosts within six hours: counted when the eighth
-        // fails, then quiet for a horizon.
+        // fails, then quiet for a horizon (one probe per bin: too few
+        // for trw).
         ("nmap-slow-hours", &[("slow-scan", "Slow Sweep", 8)]),
         // Web rows have no UniqueDestIPs (0 here).
         (
@@ -264,7 +290,7 @@ fn scans_are_reported_with_the_right_type_and_benign_traffic_is_silent() {
     }
 }
 
-/// The sequential test (`--rules trw`, off by default) on every capture:
+/// The sequential test (`--rules trw`) on every capture:
 /// it decides every TCP scan from outside within a few first contacts
 /// (the slow -T2 scan the seed rule misses too), and nothing else: not
 /// the UDP scan (TCP only), not the ACK or Maimon scans (no attempts),
@@ -365,6 +391,8 @@ fn every_tool_is_named_where_its_headers_allow_and_nothing_else_is() {
         ("zmap-sweep", "zmap", "high"),
         ("nmap-10-hosts", "nmap", "medium"),
         ("nmap-6", "nmap", "medium"),
+        // Its only row is trw's.
+        ("nmap-T2-slow", "nmap", "medium"),
         ("nmap-6-ping", "nmap", "medium"),
         ("nmap-internal", "nmap", "medium"),
         ("nmap-sF", "nmap", "medium"),

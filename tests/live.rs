@@ -394,7 +394,7 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
     let (rows, err, _) = stop(picket, &out);
     // It said at start what it watches and how.
     let banner = format!(
-        "picket: capturing on {} (link type EN10MB, snap length 256, filter none); rules: early, seed, internal, ping-sweep, ack-scan, stealth-scan, web-probe, fingerprint, small-sweep, slow-scan; writing json to {}",
+        "picket: capturing on {} (link type EN10MB, snap length 256, filter none); rules: early, seed, internal, ping-sweep, ack-scan, stealth-scan, trw, web-probe, fingerprint, small-sweep, slow-scan; writing json to {}",
         lab.veth_target,
         out.display()
     );
@@ -417,7 +417,10 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
     );
     assert_eq!(masscan["ToolConfidence"], "high");
     assert_eq!(stat(&err, "kernel drops"), 0, "{err}");
-    assert!(err.contains("rows           4 written"), "{err}");
+    // Both fail their first four contacts: trw's scanners too.
+    assert_eq!(count_rule(&rows, "trw"), 2, "{rows:#?}");
+    assert_eq!(row(&rows, "trw", "203.0.113.10")["FailedObservations"], 4);
+    assert!(err.contains("rows           6 written"), "{err}");
     assert!(
         err.contains("picket: 1 s: packets"),
         "periodic statistics: {err}"

@@ -106,8 +106,8 @@ fn one_probe_each(src: &str, n: u8) -> Vec<(Nanos, Vec<u8>)> {
 #[test]
 fn a_single_probe_sweep_of_ten_hosts_is_a_small_sweep() {
     let rows = run_all_threads(&one_probe_each("203.0.113.20", 10));
-    assert_eq!(rules_of(&rows), ["small-sweep"]);
-    let r = &rows[0];
+    assert_eq!(rules_of(&rows), ["trw", "small-sweep"]);
+    let r = &rows[1];
     assert_eq!(
         (&r["UniqueDestIPs"], &r["TotalAttempts"], &r["Technique"]),
         (&10.into(), &10.into(), &"T1595".into())
@@ -116,9 +116,9 @@ fn a_single_probe_sweep_of_ten_hosts_is_a_small_sweep() {
     let rows = run_all_threads(&one_probe_each("10.9.9.9", 10));
     assert_eq!(rules_of(&rows), ["small-sweep"]);
     assert_eq!(rows[0]["Technique"], "T1046");
-    // Nine hosts: nothing.
+    // Nine hosts: no sweep (trw's four failed first contacts only).
     let (rows, _) = run_ip(&one_probe_each("203.0.113.20", 9), &settings(2));
-    assert!(rows.is_empty(), "{rows:?}");
+    assert_eq!(rules_of(&rows), ["trw"], "{rows:?}");
     // Only the small-sweep rule chosen: it still sees the sweep.
     let mut s = settings(2);
     s.rules = vec!["small-sweep".into()];
@@ -142,7 +142,7 @@ fn a_sweep_the_seed_rule_reports_is_not_also_a_small_sweep() {
         }
     }
     let rows = run_all_threads(&all);
-    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    assert_eq!(rules_of(&rows), ["early", "seed", "trw"]);
     assert_eq!(rows[1]["ScanType"], "IP Block Sweep");
     // The input ends before any probe's 5 s are up: every pending probe
     // is known unanswered at the end (the last probe, 360 ms).
@@ -151,7 +151,7 @@ fn a_sweep_the_seed_rule_reports_is_not_also_a_small_sweep() {
     // known unanswered 5 s after it was sent.
     all.extend(answered_later("198.51.100.35", T0 + 20 * SEC));
     let rows = run_all_threads(&all);
-    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    assert_eq!(rules_of(&rows), ["early", "seed", "trw"]);
     assert_eq!(rows[0]["DetectedAt"], at(T0 + 300 * MS + 5 * SEC));
 }
 
@@ -196,7 +196,7 @@ fn an_early_alert_comes_at_the_rejection_that_crosses_the_thresholds() {
     }
     all.sort_by_key(|(t, _)| *t);
     let rows = run_all_threads(&all);
-    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    assert_eq!(rules_of(&rows), ["early", "seed", "trw"]);
     let e = early_line(&rows);
     let times: Vec<Nanos> = known.iter().map(|k| k.0).collect();
     let detected = kth(&times, 10);
@@ -226,7 +226,7 @@ fn an_early_alert_comes_at_the_rejection_that_crosses_the_thresholds() {
         three.rotate_left(1);
     }
     let rows = run_all_threads(&shuffled);
-    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    assert_eq!(rules_of(&rows), ["early", "seed", "trw"]);
 }
 
 #[test]
@@ -236,7 +236,7 @@ fn an_early_alert_for_an_unanswered_sweep_comes_when_the_30th_probe_times_out() 
     let mut all = one_probe_each("203.0.113.31", 40);
     all.extend(answered_later("198.51.100.35", T0 + 20 * SEC));
     let rows = run_all_threads(&all);
-    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    assert_eq!(rules_of(&rows), ["early", "seed", "trw"]);
     let e = early_line(&rows);
     assert_eq!(e["DetectedAt"], at(T0 + 30 * 50 * MS + 5 * SEC));
     assert_eq!(
@@ -261,7 +261,7 @@ fn an_early_alert_for_a_stealth_scan_comes_at_the_tenth_probe_itself() {
     }
     all.sort_by_key(|(t, _)| *t);
     let rows = run_all_threads(&all);
-    assert_eq!(rules_of(&rows), ["early", "seed", "stealth-scan"]);
+    assert_eq!(rules_of(&rows), ["early", "seed", "stealth-scan", "trw"]);
     let e = early_line(&rows);
     assert_eq!(e["DetectedAt"], at(T0 + SEC));
     assert_eq!(
@@ -319,7 +319,10 @@ fn one_early_alert_per_source_and_bin() {
     }
     all.sort_by_key(|(t, _)| *t);
     let rows = run_all_threads(&all);
-    assert_eq!(rules_of(&rows), ["early", "early", "seed", "seed"]);
+    assert_eq!(
+        rules_of(&rows),
+        ["early", "early", "seed", "trw", "seed", "trw"]
+    );
     assert_eq!(rows[0]["DetectedAt"], at(start + 10 * 5 * MS + MS));
     // The second bin's 10th port is port 109 (ports 1-99 fall before).
     let first_after = (1..=200)
@@ -468,7 +471,7 @@ fn connections_and_syn_scans_are_not_ack_scans() {
         scan.push((t + MS, tcp("192.0.2.10", "203.0.113.53", p, 46000, "RA")));
     }
     let rows = run_all_threads(&scan);
-    assert_eq!(rules_of(&rows), ["early", "seed"]);
+    assert_eq!(rules_of(&rows), ["early", "seed", "trw"]);
 }
 
 /// One stealth probe (TCP `flags`) from `src` to each (host, port), 30 ms
@@ -491,7 +494,7 @@ fn stealth_scans_are_reported_with_their_probe_types() {
     // rule's 5.
     let xmas: Vec<(&str, u16, &str)> = (1..=6).map(|p| ("192.0.2.10", p, "FPU")).collect();
     let rows = run_all_threads(&stealth_probes("203.0.113.60", &xmas, 1));
-    assert_eq!(rules_of(&rows), ["stealth-scan"]);
+    assert_eq!(rules_of(&rows), ["stealth-scan", "trw"]);
     let r = &rows[0];
     assert_eq!(
         (
@@ -529,10 +532,11 @@ fn stealth_scans_are_reported_with_their_probe_types() {
         )
     );
     assert_eq!((&r["FinProbes"], &r["NullProbes"]), (&3.into(), &2.into()));
-    // Four ports, each probe sent twice: four attempts, nothing written.
+    // Four ports, each probe sent twice: four attempts, no stealth scan
+    // (four failed first contacts: trw's scanner).
     let four: Vec<(&str, u16, &str)> = (1..=4).map(|p| ("192.0.2.10", p, "F")).collect();
     let (rows, report) = run_ip(&stealth_probes("203.0.113.61", &four, 2), &settings(2));
-    assert!(rows.is_empty(), "{rows:?}");
+    assert_eq!(rules_of(&rows), ["trw"], "{rows:?}");
     assert_eq!(report.agg.retransmissions, 4);
 }
 
@@ -554,10 +558,10 @@ fn maimon_probes_are_counted_by_the_ack_scan_rule() {
     assert_eq!(rows[0]["UniqueDestPorts"], 12);
 }
 
-/// Every default rule and `trw` (off by default), for 1 to 4 threads.
+/// Every default rule (`trw` among them), for 1 to 4 threads.
 fn with_trw(packets: &[(Nanos, Vec<u8>)]) -> Vec<Value> {
     let mut one = settings(1);
-    one.rules = vec!["default".into(), "trw".into()];
+    one.rules = vec!["default".into()];
     let (rows, _) = run_ip(packets, &one);
     for t in [2, 4] {
         let mut s = one.clone();
@@ -722,7 +726,11 @@ fn slow_but_narrow_or_spread_beyond_the_horizon_is_not_a_slow_scan() {
     let rows = run_all_threads(&all);
     let slow: Vec<&Value> = rows.iter().filter(|r| r["Rule"] == "slow-scan").collect();
     assert!(slow.is_empty(), "{slow:#?}");
-    assert_eq!(rules_of(&rows), ["early", "seed"], "the port scan only");
+    assert_eq!(
+        rules_of(&rows),
+        ["early", "seed", "trw"],
+        "the port scan only"
+    );
     // With a horizon of eight hours, the hourly sweep is one.
     let mut s = settings(2);
     s.detection.slow_scan_horizon = 8 * 60 * MIN;

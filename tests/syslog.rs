@@ -141,8 +141,8 @@ fn findings_reach_rsyslog_once_across_a_restart() {
     let written = std::fs::read_to_string(&rows).unwrap();
     assert_eq!(
         written.lines().count(),
-        4,
-        "two early alerts, two rows: {written}"
+        6,
+        "two early alerts, two seed rows, two trw rows: {written}"
     );
     let last = written.lines().last().unwrap();
     rsyslog.wait_for(last);
@@ -159,7 +159,7 @@ fn findings_reach_rsyslog_once_across_a_restart() {
             "{want}\nreceived:\n{received}"
         );
     }
-    assert_eq!(received.lines().count(), 4, "{received}");
+    assert_eq!(received.lines().count(), 6, "{received}");
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn findings_reach_rsyslog_over_udp() {
         String::from_utf8_lossy(&out.stderr)
     );
     let written = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(written.lines().count(), 4, "{written}");
+    assert_eq!(written.lines().count(), 6, "{written}");
     let last = written.lines().last().unwrap();
     rsyslog.wait_for(last);
     let received = rsyslog.received();
