@@ -14,7 +14,7 @@ use etherparse::{LaxSlicedPacket, PacketBuilder};
 use picket::aggregate::Aggregator;
 use picket::config::{Detection, Limits};
 use picket::decode::{decode, decode_general, LinkType};
-use picket::event::{Event, FlowKey, TCP};
+use picket::event::{Event, FlowKey, Tool, TCP};
 use picket::rules::RuleSet;
 use picket::sketch::portset::PortSet;
 
@@ -136,7 +136,14 @@ fn pending(c: &mut Criterion) {
             || PendingTable::new(5_000_000_000, 1 << 20),
             |mut t| {
                 for (i, k) in keys.iter().enumerate() {
-                    t.probe(*k, t.hash(k), i as i64, false, i as i64, |_, _| {});
+                    t.probe(
+                        *k,
+                        t.hash(k),
+                        i as i64,
+                        (false, Tool::Unknown),
+                        i as i64,
+                        |_, _| {},
+                    );
                 }
                 for (i, k) in keys.iter().enumerate() {
                     black_box(t.resolve(k, t.hash(k), i as i64, false));
@@ -150,7 +157,14 @@ fn pending(c: &mut Criterion) {
             || PendingTable::new(1000, 1 << 20),
             |mut t| {
                 for (i, k) in keys.iter().enumerate() {
-                    t.probe(*k, t.hash(k), i as i64, false, i as i64, |_, _| {});
+                    t.probe(
+                        *k,
+                        t.hash(k),
+                        i as i64,
+                        (false, Tool::Unknown),
+                        i as i64,
+                        |_, _| {},
+                    );
                 }
                 let mut n = 0;
                 t.expire(i64::MAX / 2, |_, _| n += 1);
@@ -201,7 +215,14 @@ fn hash_flooding(c: &mut Criterion) {
                 },
                 |mut t| {
                     for (i, k) in colliding.iter().enumerate() {
-                        t.probe(*k, t.hash(k), i as i64, false, i as i64, |_, _| {});
+                        t.probe(
+                            *k,
+                            t.hash(k),
+                            i as i64,
+                            (false, Tool::Unknown),
+                            i as i64,
+                            |_, _| {},
+                        );
                     }
                     for (i, k) in colliding.iter().enumerate() {
                         black_box(t.resolve(k, t.hash(k), i as i64, false));

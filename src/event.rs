@@ -99,7 +99,7 @@ impl Stealth {
 
 /// The scanning tool a probe's header fields point to (decode's
 /// `fingerprint`), where they point to one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Tool {
     #[default]
     Unknown,
@@ -279,6 +279,8 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// A FIN/NULL/XMAS probe (never answered, so always failed).
     pub stealth: bool,
+    /// The tool its first packet's header fields point to.
+    pub tool: Tool,
 }
 
 impl Kind {

@@ -437,6 +437,12 @@ fn live_capture_reports_nmap_and_masscan_and_flushes_on_sigterm() {
     );
     let early = row(&rows, "early", "203.0.113.11");
     assert_eq!(early["TotalAttempts"], 30, "{early}");
+    // Named from the failures that made the alert, before the bin closes.
+    assert_eq!(
+        (&early["Tool"], &early["ToolConfidence"]),
+        (&"masscan".into(), &"high".into()),
+        "{early}"
+    );
     let nmap = alert_latency(&mut watch, &rows, "203.0.113.10");
     let masscan = alert_latency(&mut watch, &rows, "203.0.113.11");
     eprintln!("early alert latency: nmap {nmap:?}, masscan {masscan:?}");

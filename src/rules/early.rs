@@ -28,10 +28,11 @@ use std::net::IpAddr;
 
 use ahash::AHashMap;
 
+use super::fingerprint::{Fingerprint, Votes};
 use super::seed::{Seed, SourceSummary};
 use super::{Judgement, MergeStats, Rule, RuleCounters, RuleShard};
 use crate::config::{self, Detection, Limits, NetSet};
-use crate::event::{Event, Kind, Outcome, Verdict, UDP};
+use crate::event::{Event, Kind, Outcome, Tool, Verdict, UDP};
 use crate::finding::{Finding, Value};
 use crate::sketch::portset::PortSet;
 use crate::sketch::prefetch_map::PrefetchMap;
@@ -44,6 +45,9 @@ pub struct Early {
     /// Open (source, bin)s the merger follows at once; past it, new ones
     /// are dropped (counted).
     pub max_open: usize,
+    /// Name the tool in alerts (`Tool`, `ToolConfidence`), from the
+    /// failures that made them: set when the fingerprint rule is on.
+    pub name_tools: bool,
 }
 
 /// One failed attempt, as a shard reports it.
@@ -59,6 +63,8 @@ pub struct Failure {
     pub rejected: bool,
     pub udp: bool,
     pub stealth: bool,
+    /// The tool the probe's header fields point to.
+    pub tool: Tool,
 }
 
 /// What the merger asks of every shard.
@@ -85,6 +91,7 @@ impl Rule for Early {
         Early {
             seed: Seed::new(det, limits),
             max_open: limits.max_sources,
+            name_tools: false,
         }
     }
 
@@ -182,6 +189,10 @@ impl Rule for Early {
                 continue;
             };
             let summary = p.summary(f.src, f.bin);
+            let tool = self
+                .name_tools
+                .then(|| Fingerprint::judge(&p.votes))
+                .flatten();
             live.open.insert(key, Progress::Alerted);
             notices.push(Notice::Done(f.src, f.bin));
             if config::contains(&self.seed.det.allow, &f.src) {
@@ -190,6 +201,10 @@ impl Rule for Early {
             }
             let mut fields = self.seed.fields(&summary, scan.as_str());
             fields.push(("DetectedAt", Value::Time(f.known_at)));
+            if let Some((tool, confidence)) = tool {
+                fields.push(("Tool", Value::Text(tool.name())));
+                fields.push(("ToolConfidence", Value::Text(confidence)));
+            }
             out.push(Finding {
                 rule: Self::NAME,
                 window_start: f.bin * self.seed.det.bin,
@@ -251,6 +266,8 @@ struct Counts {
     rejected: u64,
     udp: u64,
     stealth: u64,
+    /// The failures' votes for each named tool.
+    votes: Votes,
 }
 
 impl Counts {
@@ -268,6 +285,9 @@ impl Counts {
         self.rejected += f.rejected as u64;
         self.udp += f.udp as u64;
         self.stealth += f.stealth as u64;
+        if let Some(i) = f.tool.index() {
+            self.votes[i] = self.votes[i].saturating_add(1);
+        }
     }
 
     fn ips(&self) -> u32 {
@@ -499,6 +519,7 @@ impl RuleShard for EarlyShard {
             rejected: o.verdict == Verdict::Rejected,
             udp: o.key.proto == UDP,
             stealth: false,
+            tool: o.tool,
         });
     }
 
@@ -520,6 +541,7 @@ impl RuleShard for EarlyShard {
             rejected: false,
             udp: false,
             stealth: true,
+            tool: ev.tool,
         });
     }
 

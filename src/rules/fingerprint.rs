@@ -14,7 +14,9 @@
 //! options (nmap, hping3); `low` for one or two of those.
 //!
 //! Rows written while their window is open (`early`) come before the
-//! counts and carry no Tool; the seed row of the same scan does.
+//! counts: the early rule names the tool itself, with [`Fingerprint::judge`]
+//! over the votes of the failures that made the alert (each failure
+//! carries its probe's tool).
 
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
@@ -28,7 +30,7 @@ use crate::finding::{Finding, Value};
 use crate::time::Nanos;
 
 /// Votes per named tool (`Tool::NAMED` order).
-type Votes = [u32; Tool::NAMED.len()];
+pub type Votes = [u32; Tool::NAMED.len()];
 
 /// A tool is named when it has this share of the votes, at least.
 const MIN_SHARE: f64 = 0.9;

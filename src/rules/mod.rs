@@ -501,6 +501,9 @@ impl RuleSet {
             });
             seed.slow_scan = Some(SlowScan::new(det, limits));
         }
+        if let (Some(early), true) = (&mut set.early, set.fingerprint.is_some()) {
+            early.name_tools = true;
+        }
         if small_sweep {
             // The policy judges what the seed and internal rules count:
             // they count (silently, if not chosen) for it.

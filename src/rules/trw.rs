@@ -733,6 +733,7 @@ mod flood_tests {
             settled: t + 1,
             verdict: Verdict::Unanswered,
             stealth: false,
+            tool: crate::event::Tool::Unknown,
         }
     }
 

@@ -176,9 +176,11 @@ impl Tracker {
         }
         let key = ev.key();
         let (stats, timeout) = (&mut self.stats, self.answer_timeout);
-        let probe = self.pending.probe(key, h, ev.ts, stealth, clock, |k, a| {
-            emit(timed_out(stats, timeout, k, a, clock))
-        });
+        let probe = self
+            .pending
+            .probe(key, h, ev.ts, (stealth, ev.tool), clock, |k, a| {
+                emit(timed_out(stats, timeout, k, a, clock))
+            });
         match probe {
             Probe::New => {}
             Probe::Retransmission => {
@@ -210,6 +212,7 @@ impl Tracker {
                     settled: clock,
                     verdict: Verdict::Unanswered,
                     stealth: a.stealth,
+                    tool: a.tool,
                 });
             }
         }
@@ -239,6 +242,7 @@ impl Tracker {
                     settled: clock,
                     verdict: Verdict::Rejected,
                     stealth: a.stealth,
+                    tool: a.tool,
                 }
             }
             Some(Ok(a)) => {
@@ -251,6 +255,7 @@ impl Tracker {
                     settled: clock,
                     verdict: Verdict::Answered,
                     stealth: a.stealth,
+                    tool: a.tool,
                 }
             }
         };
@@ -333,6 +338,7 @@ fn timed_out(
         settled: clock.min(a.first.saturating_add(timeout)),
         verdict: Verdict::Unanswered,
         stealth: a.stealth,
+        tool: a.tool,
     }
 }
 

@@ -29,7 +29,7 @@
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::event::FlowKey;
+use crate::event::{FlowKey, Tool};
 use crate::sketch::{prefetch, prefetch_write};
 use crate::time::Nanos;
 
@@ -40,6 +40,8 @@ pub struct Attempt {
     pub first: Nanos,
     /// A FIN/NULL/XMAS probe: can be rejected, never answered.
     pub stealth: bool,
+    /// The tool its header fields point to.
+    pub tool: Tool,
 }
 
 /// What a probe packet turned out to be.
@@ -63,7 +65,10 @@ struct Entry {
     tag: u32,
     stealth: bool,
     live: bool,
+    tool: Tool,
 }
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 32);
 
 /// An attempt's tuple as the ring holds it: an IPv4 tuple inline, in 16
 /// bytes rather than `FlowKey`'s 40 (the ring is the table's bulk, and
@@ -359,7 +364,7 @@ impl PendingTable {
         key: FlowKey,
         h: u64,
         ts: Nanos,
-        stealth: bool,
+        (stealth, tool): (bool, Tool),
         clock: Nanos,
         evict: impl FnMut(FlowKey, Attempt),
     ) -> Probe {
@@ -374,6 +379,7 @@ impl PendingTable {
             replaced = Some(Attempt {
                 first: e.first,
                 stealth: e.stealth,
+                tool: e.tool,
             });
             self.kill(pos);
             self.remove_slot(i);
@@ -393,6 +399,7 @@ impl PendingTable {
             tag,
             stealth,
             live: true,
+            tool,
         });
         self.insert_slot(tag, seq);
         self.live += 1;
@@ -561,6 +568,7 @@ impl PendingTable {
         let a = Attempt {
             first: e.first,
             stealth: e.stealth,
+            tool: e.tool,
         };
         self.kill(pos);
         let i = self.slot_of(e.tag, seq as u32);
@@ -587,6 +595,7 @@ impl PendingTable {
                 Attempt {
                     first: e.first,
                     stealth: e.stealth,
+                    tool: e.tool,
                 },
             )
         });
@@ -634,6 +643,7 @@ impl PendingTable {
         let a = Attempt {
             first: e.first,
             stealth: e.stealth,
+            tool: e.tool,
         };
         self.kill(pos);
         self.remove_slot(i);
@@ -653,6 +663,7 @@ impl PendingTable {
         Some(Attempt {
             first: e.first,
             stealth: e.stealth,
+            tool: e.tool,
         })
     }
 
@@ -757,9 +768,14 @@ mod tests {
 
     fn probe(t: &mut PendingTable, port: u16, ts: Nanos, clock: Nanos) -> (Probe, Vec<u16>) {
         let mut out = Vec::new();
-        let p = t.probe(key(port), t.hash(&key(port)), ts, false, clock, |k, _| {
-            out.push(k.dport)
-        });
+        let p = t.probe(
+            key(port),
+            t.hash(&key(port)),
+            ts,
+            (false, Tool::Unknown),
+            clock,
+            |k, _| out.push(k.dport),
+        );
         (p, out)
     }
 
@@ -773,7 +789,8 @@ mod tests {
             probe(&mut t, 1, 16, 16).0,
             Probe::ReplacedExpired(Attempt {
                 first: 10,
-                stealth: false
+                stealth: false,
+                tool: Tool::Unknown,
             })
         );
         assert_eq!(t.len(), 1);
@@ -781,7 +798,8 @@ mod tests {
             t.resolve(&key(1), h, 21, false),
             Some(Ok(Attempt {
                 first: 16,
-                stealth: false
+                stealth: false,
+                tool: Tool::Unknown,
             }))
         );
         assert_eq!(t.resolve(&key(1), h, 21, false), None);
@@ -792,7 +810,7 @@ mod tests {
     fn only_a_rejection_resolves_a_stealth_attempt() {
         let mut t = PendingTable::new(5, 100);
         let h = t.hash(&key(1));
-        t.probe(key(1), h, 10, true, 10, |_, _| {});
+        t.probe(key(1), h, 10, (true, Tool::Unknown), 10, |_, _| {});
         assert_eq!(t.resolve(&key(1), h, 11, true), None);
         assert_eq!(t.len(), 1);
         let a = t.resolve(&key(1), h, 12, false);
@@ -875,7 +893,14 @@ mod tests {
                 dport: i as u16,
                 ..key(1)
             };
-            t.probe(k, t.hash(&k), i as Nanos, false, i as Nanos, |_, _| {});
+            t.probe(
+                k,
+                t.hash(&k),
+                i as Nanos,
+                (false, Tool::Unknown),
+                i as Nanos,
+                |_, _| {},
+            );
         }
         assert_eq!(t.evicted, 199_000);
         assert_eq!(t.len(), 1000);
@@ -941,6 +966,7 @@ mod tests {
                     let a = Attempt {
                         first,
                         stealth: false,
+                        tool: Tool::Unknown,
                     };
                     if first + timeout < clock {
                         Err(a)
@@ -966,7 +992,8 @@ mod tests {
                             p,
                             Probe::ReplacedExpired(Attempt {
                                 first,
-                                stealth: false
+                                stealth: false,
+                                tool: Tool::Unknown,
                             })
                         );
                         seq += 1;

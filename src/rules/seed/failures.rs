@@ -137,6 +137,7 @@ mod tests {
                     Verdict::Unanswered
                 },
                 stealth: false,
+                tool: crate::event::Tool::Unknown,
             };
             q.push(&mut bins, -1, &o);
         }
@@ -173,6 +174,7 @@ mod tests {
                 settled: 6,
                 verdict: Verdict::Rejected,
                 stealth: false,
+                tool: crate::event::Tool::Unknown,
             };
             q.push(&mut bins, -1, &o);
         }
