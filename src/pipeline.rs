@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use crate::aggregate::{AggStats, Aggregator};
 use crate::capture::{Frame, FrameSource, Pause, BAD_TIME};
 use crate::config::{Detection, Limits, NetSet};
-use crate::decode::decode;
+use crate::decode::decode_for;
 use crate::error::Error;
 use crate::event::{Event, Kind};
 use crate::merge::{Merger, ShardReport};
@@ -381,11 +381,15 @@ fn run_all<S: FrameSource, M: FrameSource + Send>(
             recycled,
         };
         // Home sources' TCP probes can be dropped before aggregation only
-        // while no rule counts them.
-        let home = if rules.ignores_home_sources() {
-            NetSet::new(&settings.detection.home)
-        } else {
-            NetSet::default()
+        // while no rule counts them; session segments need no look for
+        // ACK probes or HTTP while no rule reads those.
+        let home = LeaveOut {
+            home: if rules.ignores_home_sources() {
+                NetSet::new(&settings.detection.home)
+            } else {
+                NetSet::default()
+            },
+            session_segments: !rules.reads_session_segments(),
         };
         let mut others = Vec::with_capacity(more.len());
         for (k, src) in more.iter_mut().enumerate() {
@@ -587,9 +591,21 @@ struct Lanes<'a> {
     recycled: Receiver<Vec<Event>>,
 }
 
+/// What the capture stage may leave out because no rule that is on reads
+/// it.
+#[derive(Clone)]
+struct LeaveOut {
+    /// Home sources' TCP probes and the answers to them.
+    home: NetSet,
+    /// Everything in TCP segments of sessions (nmap's ACK probes, HTTP).
+    session_segments: bool,
+}
+
 struct Capturer<'a> {
     router: &'a Router,
     home: NetSet,
+    /// Decode session segments for what they carry (`LeaveOut`).
+    sessions: bool,
     lanes: Lanes<'a>,
     batch: usize,
     batches: Vec<Vec<Event>>,
@@ -616,7 +632,7 @@ impl Capturer<'_> {
         } else if f.ts < self.clock {
             self.st.out_of_order += 1;
         }
-        match decode(f.link, f.data, f.ts) {
+        match decode_for(f.link, f.data, f.ts, self.sessions) {
             Ok(ev) if self.concerns_home(&ev) => {}
             Ok(mut ev) => {
                 self.st.events += 1;
@@ -711,7 +727,7 @@ impl Capturer<'_> {
 fn capture_loop<S: FrameSource>(
     source: &mut S,
     settings: &Settings,
-    home: NetSet,
+    leave_out: LeaveOut,
     router: &Router,
     lanes: Lanes<'_>,
     stop: &AtomicBool,
@@ -722,7 +738,8 @@ fn capture_loop<S: FrameSource>(
     let batch = settings.batch.max(1);
     let mut cap = Capturer {
         router,
-        home,
+        home: leave_out.home,
+        sessions: !leave_out.session_segments,
         batch,
         batches: (0..lanes.to_shards.len())
             .map(|_| Vec::with_capacity(batch))

@@ -16,7 +16,7 @@ const IPV4: usize = 20;
 /// past the inliner's limit, the call per frame slowed span replay by a
 /// third.
 #[inline(always)]
-pub fn ethernet_ipv4(frame: &[u8], ts: Nanos) -> Option<Result<Event, Skip>> {
+pub fn ethernet_ipv4(frame: &[u8], ts: Nanos, sessions: bool) -> Option<Result<Event, Skip>> {
     // Ethernet II carrying IPv4 with a 20-byte header (version 4, IHL 5).
     let eth = frame.get(..ETH + IPV4)?;
     if eth[12] != 0x08 || eth[13] != 0x00 || eth[ETH] != 0x45 {
@@ -51,6 +51,7 @@ pub fn ethernet_ipv4(frame: &[u8], ts: Nanos) -> Option<Result<Event, Skip>> {
             let flags = l4[13];
             match tcp_kind(flags) {
                 Some(kind) => (kind, TCP, ports(l4)),
+                None if !sessions => return Some(Err(Skip::TcpSession)),
                 None => {
                     // A session's segment: a few compares, unless it is
                     // nmap's ACK probe or HTTP's.

@@ -88,8 +88,17 @@ impl Skip {
 /// the capture stage owns the clock.
 #[inline]
 pub fn decode(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, Skip> {
+    decode_for(link, frame, ts, true)
+}
+
+/// [`decode`], where `sessions` false lets the common case skip a TCP
+/// session's segment at once, without the look for nmap's ACK probes or
+/// HTTP (for a capture stage whose rules read neither; frames the fast
+/// path leaves to the general one are decoded in full).
+#[inline(always)]
+pub fn decode_for(link: LinkType, frame: &[u8], ts: Nanos, sessions: bool) -> Result<Event, Skip> {
     if link == LinkType::Ethernet {
-        if let Some(decided) = fast::ethernet_ipv4(frame, ts) {
+        if let Some(decided) = fast::ethernet_ipv4(frame, ts, sessions) {
             return decided;
         }
     }

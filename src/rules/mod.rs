@@ -522,6 +522,13 @@ impl RuleSet {
         Ok(set)
     }
 
+    /// True if a rule that is on reads what session segments carry (nmap's
+    /// ACK probes, HTTP requests and answers): else decode skips them at
+    /// once.
+    pub fn reads_session_segments(&self) -> bool {
+        self.ack_scan.is_some() || self.fingerprint.is_some() || self.web_probe.is_some()
+    }
+
     /// True if no rule that is on counts attempts from home networks: then
     /// the capture stage may drop home sources' TCP probes early.
     pub fn ignores_home_sources(&self) -> bool {
