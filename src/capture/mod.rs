@@ -101,11 +101,14 @@ pub const BAD_TIME: Nanos = Nanos::MIN;
 
 #[inline(always)]
 pub(crate) fn record_nanos(secs: i64, sub: i64, unit: Nanos) -> Option<Nanos> {
-    if sub < 0 || sub >= crate::time::NANOS_PER_SEC / unit {
+    // A multiplication, not `sub >= NANOS_PER_SEC / unit`: a division per
+    // record was a fifth of the read loop's time (units divide a second).
+    let nanos = sub.checked_mul(unit)?;
+    if sub < 0 || nanos >= crate::time::NANOS_PER_SEC {
         return None;
     }
     secs.checked_mul(crate::time::NANOS_PER_SEC)?
-        .checked_add(sub * unit)
+        .checked_add(nanos)
 }
 
 /// The time of a libpcap record header whose sub-second field counts
