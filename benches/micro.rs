@@ -127,6 +127,14 @@ fn key(i: u32) -> FlowKey {
     }
 }
 
+/// A SYN for each of `keys`, one nanosecond apart.
+fn open_all(t: &mut PendingTable, keys: &[FlowKey]) {
+    for (i, k) in keys.iter().enumerate() {
+        let ts = i as i64;
+        t.probe(*k, t.hash(k), ts, (false, Tool::Unknown), ts, |_, _| {});
+    }
+}
+
 fn pending(c: &mut Criterion) {
     let keys: Vec<FlowKey> = (0..100_000u32).map(key).collect();
     let mut g = c.benchmark_group("pending");
@@ -135,16 +143,7 @@ fn pending(c: &mut Criterion) {
         b.iter_batched(
             || PendingTable::new(5_000_000_000, 1 << 20),
             |mut t| {
-                for (i, k) in keys.iter().enumerate() {
-                    t.probe(
-                        *k,
-                        t.hash(k),
-                        i as i64,
-                        (false, Tool::Unknown),
-                        i as i64,
-                        |_, _| {},
-                    );
-                }
+                open_all(&mut t, &keys);
                 for (i, k) in keys.iter().enumerate() {
                     black_box(t.resolve(k, t.hash(k), i as i64, false));
                 }
@@ -156,16 +155,7 @@ fn pending(c: &mut Criterion) {
         b.iter_batched(
             || PendingTable::new(1000, 1 << 20),
             |mut t| {
-                for (i, k) in keys.iter().enumerate() {
-                    t.probe(
-                        *k,
-                        t.hash(k),
-                        i as i64,
-                        (false, Tool::Unknown),
-                        i as i64,
-                        |_, _| {},
-                    );
-                }
+                open_all(&mut t, &keys);
                 let mut n = 0;
                 t.expire(i64::MAX / 2, |_, _| n += 1);
                 n
@@ -214,16 +204,7 @@ fn hash_flooding(c: &mut Criterion) {
                     }
                 },
                 |mut t| {
-                    for (i, k) in colliding.iter().enumerate() {
-                        t.probe(
-                            *k,
-                            t.hash(k),
-                            i as i64,
-                            (false, Tool::Unknown),
-                            i as i64,
-                            |_, _| {},
-                        );
-                    }
+                    open_all(&mut t, &colliding);
                     for (i, k) in colliding.iter().enumerate() {
                         black_box(t.resolve(k, t.hash(k), i as i64, false));
                     }
