@@ -222,6 +222,13 @@ fn table_format_and_output_file() {
         lines[0]
     );
     assert!(lines[4].contains("203.0.113.7") && lines[4].contains("Aggressive Port Scan"));
+    // trw's row says when it decided (its fourth failed contact, 20:00:10);
+    // no tool is named for these crafted probes.
+    assert!(
+        lines[5].contains("trw") && lines[5].contains("20:00:10  20:00:10  -"),
+        "{table}"
+    );
+    assert!(lines[0].contains("DETECTED  TOOL"), "{}", lines[0]);
     let stats = String::from_utf8(out.stderr).unwrap();
     assert!(stats.contains("rows           6 written"), "{stats}");
 }

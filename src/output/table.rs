@@ -1,5 +1,7 @@
 //! Aligned columns for a person: the columns most rules share, `-` where
-//! a rule has none (DETECTED: when an early alert crossed its thresholds).
+//! a rule has none (DETECTED: when an early alert crossed its thresholds,
+//! or when a rule that says so decided, such as trw and slow-scan; TOOL:
+//! the scanner the fingerprint names).
 
 use std::io::{self, Write};
 
@@ -28,7 +30,7 @@ impl Table {
             self.header_done = true;
             writeln!(
                 out,
-                "{:<20}  {:<12}  {:<15}  {:<20}  {:>6}  {:>5}  {:>8}  {:>6}  {:>6}  {:<8}  {:<8}  PORT LIST",
+                "{:<20}  {:<12}  {:<15}  {:<20}  {:>6}  {:>5}  {:>8}  {:>6}  {:>6}  {:<8}  {:<8}  {:<7}  PORT LIST",
                 "BIN",
                 "RULE",
                 "SOURCE",
@@ -39,7 +41,8 @@ impl Table {
                 "PER/M",
                 "SECS",
                 "FIRST",
-                "DETECTED"
+                "DETECTED",
+                "TOOL"
             )?;
         }
         let scan_type = match f.get("ScanType") {
@@ -50,9 +53,13 @@ impl Table {
             Some(Value::Time(t)) => rfc3339(*t, None)[11..19].to_string(),
             _ => "-".into(),
         };
-        let detected = match f.detected_at {
-            Some(t) => rfc3339(t, None)[11..19].to_string(),
-            None => "-".into(),
+        let detected = match (f.detected_at, f.get("DetectedAt")) {
+            (Some(t), _) | (None, Some(&Value::Time(t))) => rfc3339(t, None)[11..19].to_string(),
+            _ => "-".into(),
+        };
+        let tool = match f.get("Tool") {
+            Some(Value::Text(t)) => t,
+            _ => "-",
         };
         let mut hosts = count(f, "UniqueDestIPs");
         if f.get("UniqueDestIPsIsLowerBound") == Some(&Value::Flag(true)) {
@@ -75,7 +82,7 @@ impl Table {
         };
         writeln!(
             out,
-            "{:<20}  {:<12}  {:<15}  {:<20}  {:>6}  {:>5}  {:>8}  {:>6}  {:>6}  {:<8}  {:<8}  {}",
+            "{:<20}  {:<12}  {:<15}  {:<20}  {:>6}  {:>5}  {:>8}  {:>6}  {:>6}  {:<8}  {:<8}  {:<7}  {}",
             rfc3339_window(f.window_start),
             f.rule,
             f.source,
@@ -87,6 +94,7 @@ impl Table {
             count(f, "ScanDurationSeconds"),
             first,
             detected,
+            tool,
             ports
         )
     }
