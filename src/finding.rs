@@ -68,12 +68,17 @@ impl Finding {
         }
     }
 
+    /// When the rule decided: an alert's moment, or the `DetectedAt`
+    /// column of a row that has one (trw, slow-scan).
+    pub fn detected(&self) -> Option<Nanos> {
+        self.detected_at.or_else(|| self.time("DetectedAt"))
+    }
+
     /// The moment the finding stands for: when an early alert crossed its
     /// thresholds (or a rule that says when it decided, decided),
     /// otherwise the last attempt counted.
     pub fn event_time(&self) -> Nanos {
-        self.detected_at
-            .or_else(|| self.time("DetectedAt"))
+        self.detected()
             .or_else(|| self.time("LastSeen"))
             .unwrap_or(self.window_start)
     }

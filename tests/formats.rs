@@ -198,6 +198,18 @@ fn cef_lines_carry_the_json_rows() {
         );
         assert_eq!(ms_text(&x["end"]), row["LastSeen"].as_str().unwrap()[..23]);
         assert_eq!(ms_text(&x["rt"]), event_time(&row)[..23]);
+        // When the rule decided, for alerts and for rows that say it.
+        match row.get("DetectedAt") {
+            Some(t) => {
+                assert_eq!(
+                    ms_text(&x["deviceCustomDate1"]),
+                    t.as_str().unwrap()[..23],
+                    "{line}"
+                );
+                assert_eq!(x["deviceCustomDate1Label"], "DetectedAt");
+            }
+            None => assert!(!x.contains_key("deviceCustomDate1"), "{line}"),
+        }
         let single = row.get("UniqueDestPorts").and_then(Value::as_u64) == Some(1);
         assert_eq!(x.contains_key("dpt"), single, "{line}");
         // Every other column under its own name.

@@ -119,7 +119,7 @@ pub fn write(
     put("cs5Label", "Input".into());
     put("cs1", f.rule.into());
     put("cs1Label", "Rule".into());
-    if let Some(t) = f.detected_at {
+    if let Some(t) = f.detected() {
         put("deviceCustomDate1", millis(t).to_string());
         put("deviceCustomDate1Label", "DetectedAt".into());
     }

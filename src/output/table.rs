@@ -53,9 +53,9 @@ impl Table {
             Some(Value::Time(t)) => rfc3339(*t, None)[11..19].to_string(),
             _ => "-".into(),
         };
-        let detected = match (f.detected_at, f.get("DetectedAt")) {
-            (Some(t), _) | (None, Some(&Value::Time(t))) => rfc3339(t, None)[11..19].to_string(),
-            _ => "-".into(),
+        let detected = match f.detected() {
+            Some(t) => rfc3339(t, None)[11..19].to_string(),
+            None => "-".into(),
         };
         let tool = match f.get("Tool") {
             Some(Value::Text(t)) => t,
