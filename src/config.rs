@@ -198,9 +198,15 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// A cap of `n` entries split among `shards` aggregators (each gets
+    /// at least `min_share`).
+    pub fn share(&self, n: usize, shards: usize) -> usize {
+        (n / shards.max(1)).max(self.min_share)
+    }
+
     /// This limit's share for one of `shards` aggregators.
     pub fn per_shard(&self, shards: usize) -> Limits {
-        let share = |n: usize| (n / shards.max(1)).max(self.min_share);
+        let share = |n: usize| self.share(n, shards);
         Limits {
             max_sources: share(self.max_sources),
             max_pending: share(self.max_pending),

@@ -383,7 +383,7 @@ fn run_all<S: FrameSource, M: FrameSource + Send>(
         // Home sources' TCP probes can be dropped before aggregation only
         // while no rule counts them; session segments need no look for
         // ACK probes or HTTP while no rule reads those.
-        let home = LeaveOut {
+        let leave_out = LeaveOut {
             home: if rules.ignores_home_sources() {
                 NetSet::new(&settings.detection.home)
             } else {
@@ -394,7 +394,7 @@ fn run_all<S: FrameSource, M: FrameSource + Send>(
         let mut others = Vec::with_capacity(more.len());
         for (k, src) in more.iter_mut().enumerate() {
             let (senders, recycled) = (to_shards.clone(), lanes.recycled.clone());
-            let (home, router, board) = (home.clone(), &router, &board);
+            let (leave_out, router, board) = (leave_out.clone(), &router, &board);
             let spawned = std::thread::Builder::new()
                 .name(format!("capture-{}", k + 1))
                 .spawn_scoped(scope, move || {
@@ -406,8 +406,9 @@ fn run_all<S: FrameSource, M: FrameSource + Send>(
                         index: k + 1,
                         of: captures,
                     };
-                    let st =
-                        capture_loop(src, settings, home, router, lanes, stop, board, started, at);
+                    let st = capture_loop(
+                        src, settings, leave_out, router, lanes, stop, board, started, at,
+                    );
                     // One socket that ends (an error, said on stderr)
                     // ends the capture: the others must not go on alone.
                     stop.store(true, Ordering::Relaxed);
@@ -426,7 +427,7 @@ fn run_all<S: FrameSource, M: FrameSource + Send>(
             of: captures,
         };
         let mut capture = capture_loop(
-            source, settings, home, &router, lanes, stop, &board, started, seat,
+            source, settings, leave_out, &router, lanes, stop, &board, started, seat,
         );
         let mut per_capture_thread = vec![capture.packets];
         let mut kernel_drops = source.kernel_drops();

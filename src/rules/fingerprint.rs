@@ -38,9 +38,8 @@ const MIN_SHARE: f64 = 0.9;
 #[derive(Clone, Debug)]
 pub struct Fingerprint {
     bin: Nanos,
-    /// (source, bin) entries per shard, split from this.
-    max_entries: usize,
-    min_share: usize,
+    /// Memory caps, shared with the other rules.
+    limits: Limits,
 }
 
 /// One shard's votes for one (source, bin).
@@ -81,17 +80,16 @@ impl Rule for Fingerprint {
     fn configure(det: &Detection, limits: &Limits) -> Self {
         Fingerprint {
             bin: det.bin,
-            // Probes that point to a tool are rare outside scans: a
-            // sixteenth of the seed rule's entries.
-            max_entries: limits.max_sources / 16,
-            min_share: limits.min_share,
+            limits: limits.clone(),
         }
     }
 
     fn shard(&self, shards: usize) -> FingerprintShard {
         FingerprintShard {
             bin: self.bin,
-            cap: (self.max_entries / shards.max(1)).max(self.min_share),
+            // Probes that point to a tool are rare outside scans: a
+            // sixteenth of the seed rule's entries.
+            cap: self.limits.share(self.limits.max_sources / 16, shards),
             votes: AHashMap::new(),
             closed_through: i64::MIN,
             evicted: 0,

@@ -149,7 +149,7 @@ impl Rule for Trw {
         // A sixteenth of the seed rule's (source, bin) cap: a source
         // needs several first contacts to be decided at all, and under a
         // spoofed flood the table holds one-contact sources.
-        let cap = (self.limits.per_shard(shards).max_sources / 16).max(self.limits.min_share);
+        let cap = self.limits.share(self.limits.max_sources / 16, shards);
         TrwShard::new(NetSet::new(&self.home), self.bin, cap)
     }
 

@@ -27,8 +27,8 @@ pub struct WebProbe {
     /// ...with at least this share of its answers 401, 403 or 404.
     pub min_error_share: f64,
     bin: Nanos,
-    max_entries: usize,
-    min_share: usize,
+    /// Memory caps, shared with the other rules.
+    limits: Limits,
     allow: Vec<ipnet::IpNet>,
 }
 
@@ -91,10 +91,7 @@ impl Rule for WebProbe {
             min_paths: det.web_probe_paths,
             min_error_share: 0.5,
             bin: det.bin,
-            // HTTP requests and answers are a small share of the traffic
-            // and only clients that make them get an entry.
-            max_entries: limits.max_sources / 16,
-            min_share: limits.min_share,
+            limits: limits.clone(),
             allow: det.allow.clone(),
         }
     }
@@ -102,7 +99,10 @@ impl Rule for WebProbe {
     fn shard(&self, shards: usize) -> WebProbeShard {
         WebProbeShard {
             bin: self.bin.max(1),
-            cap: (self.max_entries / shards.max(1)).max(self.min_share),
+            // HTTP requests and answers are a small share of the traffic
+            // and only clients that make them get an entry: a sixteenth of
+            // the seed rule's entries.
+            cap: self.limits.share(self.limits.max_sources / 16, shards),
             pieces: AHashMap::new(),
             closed_through: i64::MIN,
             evicted: 0,
