@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use crate::aggregate::{AggStats, Aggregator};
 use crate::capture::{Frame, FrameSource, Pause, BAD_TIME};
 use crate::config::{Detection, Limits, NetSet};
-use crate::decode::decode_for;
+use crate::decode::{decode_for, Reads};
 use crate::error::Error;
 use crate::event::{Event, Kind};
 use crate::merge::{Merger, ShardReport};
@@ -389,7 +389,10 @@ fn run_all<S: FrameSource, M: FrameSource + Send>(
             } else {
                 NetSet::default()
             },
-            session_segments: !rules.reads_session_segments(),
+            reads: Reads {
+                session_segments: rules.reads_session_segments(),
+                tools: rules.reads_tools(),
+            },
         };
         let mut others = Vec::with_capacity(more.len());
         for (k, src) in more.iter_mut().enumerate() {
@@ -598,15 +601,16 @@ struct Lanes<'a> {
 struct LeaveOut {
     /// Home sources' TCP probes and the answers to them.
     home: NetSet,
-    /// Everything in TCP segments of sessions (nmap's ACK probes, HTTP).
-    session_segments: bool,
+    /// What only some rules read: session segments' content, probes'
+    /// tools.
+    reads: Reads,
 }
 
 struct Capturer<'a> {
     router: &'a Router,
     home: NetSet,
-    /// Decode session segments for what they carry (`LeaveOut`).
-    sessions: bool,
+    /// What decode must look for (`LeaveOut`).
+    reads: Reads,
     lanes: Lanes<'a>,
     batch: usize,
     batches: Vec<Vec<Event>>,
@@ -622,18 +626,18 @@ impl Capturer<'_> {
     /// reader's loop: this is the per-packet path of a replay.
     #[inline(always)]
     fn on_frame(&mut self, f: Frame<'_>) {
-        if f.ts == BAD_TIME {
-            self.st.bad_timestamps += 1;
-            return;
-        }
-        self.st.packets += 1;
-        self.st.bytes += f.wire_len as u64;
         if f.ts > self.clock {
             self.clock = f.ts;
+        } else if f.ts == BAD_TIME {
+            // Below every clock, so tested only here, off the common path.
+            self.st.bad_timestamps += 1;
+            return;
         } else if f.ts < self.clock {
             self.st.out_of_order += 1;
         }
-        match decode_for(f.link, f.data, f.ts, self.sessions) {
+        self.st.packets += 1;
+        self.st.bytes += f.wire_len as u64;
+        match decode_for(f.link, f.data, f.ts, self.reads) {
             Ok(ev) if self.concerns_home(&ev) => {}
             Ok(mut ev) => {
                 self.st.events += 1;
@@ -740,7 +744,7 @@ fn capture_loop<S: FrameSource>(
     let mut cap = Capturer {
         router,
         home: leave_out.home,
-        sessions: !leave_out.session_segments,
+        reads: leave_out.reads,
         batch,
         batches: (0..lanes.to_shards.len())
             .map(|_| Vec::with_capacity(batch))

@@ -5,18 +5,21 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{fingerprint, http, tcp_kind, Skip};
+use super::{fingerprint, http, tcp_kind, Reads, Skip};
 use crate::event::{Event, Kind, Tool, TCP, UDP};
 use crate::time::Nanos;
 
 const ETH: usize = 14;
 const IPV4: usize = 20;
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const RST: u8 = 0x04;
 
 /// Always inlined into the capture loop: when the RST split made it grow
 /// past the inliner's limit, the call per frame slowed span replay by a
 /// third.
 #[inline(always)]
-pub fn ethernet_ipv4(frame: &[u8], ts: Nanos, sessions: bool) -> Option<Result<Event, Skip>> {
+pub fn ethernet_ipv4(frame: &[u8], ts: Nanos, reads: Reads) -> Option<Result<Event, Skip>> {
     // Ethernet II carrying IPv4 with a 20-byte header (version 4, IHL 5).
     let eth = frame.get(..ETH + IPV4)?;
     if eth[12] != 0x08 || eth[13] != 0x00 || eth[ETH] != 0x45 {
@@ -49,41 +52,44 @@ pub fn ethernet_ipv4(frame: &[u8], ts: Nanos, sessions: bool) -> Option<Result<E
                 return None;
             }
             let flags = l4[13];
-            match tcp_kind(flags) {
-                Some(kind) => (kind, TCP, ports(l4)),
-                None if !sessions => return Some(Err(Skip::TcpSession)),
-                None => {
-                    // A session's segment: a few compares, unless it is
-                    // nmap's ACK probe or HTTP's.
-                    let (sport, dport) = ports(l4);
-                    let data = l4.len() - header;
-                    // Pure ACKs without options first: most session
-                    // segments carry data, timestamps or PSH.
-                    if flags & !0x01 == 0x10
-                        && header == 20
-                        && data == 0
-                        && fingerprint::nmap_ack(
-                            flags,
-                            ip[6] & 0x40 != 0,
-                            u16::from_be_bytes([l4[14], l4[15]]),
-                            header,
-                            data,
-                        )
-                    {
-                        let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
-                        let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
-                        let mut ev =
-                            Event::decoded(ts, Kind::AckProbe, TCP, src, dst, sport, dport);
-                        ev.tool = Tool::Nmap;
-                        return Some(Ok(ev));
-                    }
-                    if data == 0 || !(http::is_http_port(sport) || http::is_http_port(dport)) {
-                        return Some(Err(Skip::TcpSession));
-                    }
-                    match http::classify(&l4[header..], sport, dport) {
-                        Some(kind) => (kind, TCP, (sport, dport)),
-                        None => return Some(Err(Skip::TcpSession)),
-                    }
+            // ACK without SYN or RST (what `tcp_kind` calls none): a
+            // session's segment, most of what a span port carries, so it
+            // is told apart with one mask before anything else.
+            if flags & (SYN | ACK | RST) != ACK {
+                let kind = tcp_kind(flags)?;
+                (kind, TCP, ports(l4))
+            } else if !reads.session_segments {
+                return Some(Err(Skip::TcpSession));
+            } else {
+                // A session's segment: a few compares, unless it is
+                // nmap's ACK probe or HTTP's.
+                let (sport, dport) = ports(l4);
+                let data = l4.len() - header;
+                // Pure ACKs without options first: most session
+                // segments carry data, timestamps or PSH.
+                if flags & !0x01 == 0x10
+                    && header == 20
+                    && data == 0
+                    && fingerprint::nmap_ack(
+                        flags,
+                        ip[6] & 0x40 != 0,
+                        u16::from_be_bytes([l4[14], l4[15]]),
+                        header,
+                        data,
+                    )
+                {
+                    let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
+                    let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
+                    let mut ev = Event::decoded(ts, Kind::AckProbe, TCP, src, dst, sport, dport);
+                    ev.tool = Tool::Nmap;
+                    return Some(Ok(ev));
+                }
+                if data == 0 || !(http::is_http_port(sport) || http::is_http_port(dport)) {
+                    return Some(Err(Skip::TcpSession));
+                }
+                match http::classify(&l4[header..], sport, dport) {
+                    Some(kind) => (kind, TCP, (sport, dport)),
+                    None => return Some(Err(Skip::TcpSession)),
                 }
             }
         }
@@ -95,7 +101,7 @@ pub fn ethernet_ipv4(frame: &[u8], ts: Nanos, sessions: bool) -> Option<Result<E
     let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
     let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
     let mut ev = Event::decoded(ts, kind, proto, src, dst, sport, dport);
-    if matches!(kind, Kind::Syn | Kind::Stealth(_)) {
+    if reads.tools && matches!(kind, Kind::Syn | Kind::Stealth(_)) {
         ev.tool = fingerprint::of(kind, ip, l4);
     }
     Some(Ok(ev))

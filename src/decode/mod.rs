@@ -88,17 +88,34 @@ impl Skip {
 /// the capture stage owns the clock.
 #[inline]
 pub fn decode(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, Skip> {
-    decode_for(link, frame, ts, true)
+    decode_for(link, frame, ts, Reads::ALL)
 }
 
-/// [`decode`], where `sessions` false lets the common case skip a TCP
-/// session's segment at once, without the look for nmap's ACK probes or
-/// HTTP (for a capture stage whose rules read neither; frames the fast
-/// path leaves to the general one are decoded in full).
+/// What the rules that are on read from frames besides their attempts:
+/// the capture stage's decode looks for no more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reads {
+    /// What TCP session segments carry (nmap's ACK probes, HTTP): when
+    /// false, the common case skips a session's segment at once.
+    pub session_segments: bool,
+    /// The tool a probe's header fields point to (`Event::tool`): when
+    /// false, the fast path leaves it unknown.
+    pub tools: bool,
+}
+
+impl Reads {
+    pub const ALL: Reads = Reads {
+        session_segments: true,
+        tools: true,
+    };
+}
+
+/// [`decode`] for rules that read only `reads` (frames the fast path
+/// leaves to the general one are decoded in full).
 #[inline(always)]
-pub fn decode_for(link: LinkType, frame: &[u8], ts: Nanos, sessions: bool) -> Result<Event, Skip> {
+pub fn decode_for(link: LinkType, frame: &[u8], ts: Nanos, reads: Reads) -> Result<Event, Skip> {
     if link == LinkType::Ethernet {
-        if let Some(decided) = fast::ethernet_ipv4(frame, ts, sessions) {
+        if let Some(decided) = fast::ethernet_ipv4(frame, ts, reads) {
             return decided;
         }
     }
@@ -191,7 +208,7 @@ pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, 
 /// Classify TCP by its flags byte: SYN, ACK and RST decide; FIN, PSH and
 /// URG only tell stealth probes apart. Extra flags (FIN, PSH, URG, ECE,
 /// CWR) beside SYN do not change a SYN-only probe.
-#[inline]
+#[inline(always)]
 pub(crate) fn tcp_kind(flags: u8) -> Option<Kind> {
     let (syn, ack, rst) = (flags & 0x02 != 0, flags & 0x10 != 0, flags & 0x04 != 0);
     match (syn, ack, rst) {

@@ -529,6 +529,12 @@ impl RuleSet {
         self.ack_scan.is_some() || self.fingerprint.is_some() || self.web_probe.is_some()
     }
 
+    /// True if a rule that is on reads which tool a probe points to (the
+    /// fingerprint, and through it the early alert's Tool).
+    pub fn reads_tools(&self) -> bool {
+        self.fingerprint.is_some()
+    }
+
     /// True if no rule that is on counts attempts from home networks: then
     /// the capture stage may drop home sources' TCP probes early.
     pub fn ignores_home_sources(&self) -> bool {
