@@ -26,7 +26,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
-use ahash::AHashMap;
+use ahash::{AHashMap, AHashSet};
 
 use super::fingerprint::{Fingerprint, Votes};
 use super::seed::{Seed, SourceSummary};
@@ -139,22 +139,35 @@ impl Rule for Early {
                 continue;
             }
             let open = live.open.len();
-            match live.open.entry((f.src, f.bin)) {
-                Entry::Occupied(e) => {
-                    if matches!(e.get(), Progress::Alerted) {
-                        continue;
-                    }
-                }
+            let p = match live.open.entry((f.src, f.bin)) {
+                Entry::Occupied(e) => match e.into_mut() {
+                    Progress::Counting(p) => p,
+                    Progress::Alerted => continue,
+                },
                 Entry::Vacant(e) => {
                     if open >= self.max_open {
                         stats.updates_dropped += 1;
                         continue;
                     }
-                    e.insert(Progress::Counting(Box::default()));
                     notices.push(Notice::Want(f.src, f.bin));
+                    match e.insert(Progress::Counting(Box::default())) {
+                        Progress::Counting(p) => p,
+                        Progress::Alerted => unreachable!("just inserted"),
+                    }
                 }
+            };
+            if f.known_at > p.crossed_by {
+                // Its alert is decided without it.
+                continue;
             }
-            live.queue.push(Reverse(f));
+            if f.known_at < p.due_at {
+                p.due_at = f.known_at;
+                live.due.push(Reverse((f.known_at, f.src, f.bin)));
+            }
+            p.waiting.push(f);
+            if p.waiting.len() >= 2 * p.checked.max(CHECK_FROM) {
+                p.bound(&self.seed);
+            }
         }
     }
 
@@ -166,54 +179,62 @@ impl Rule for Early {
         notices: &mut Vec<Notice>,
         stats: &mut MergeStats,
     ) {
-        while let Some(Reverse(f)) = live.queue.peek().copied() {
-            if f.known_at > through {
+        let from = out.len();
+        while let Some(&Reverse((t, src, bin))) = live.due.peek() {
+            if t > through {
                 break;
             }
-            // Every failure of this (source, bin) known at the same moment,
-            // then the thresholds.
-            let key = (f.src, f.bin);
+            live.due.pop();
+            let key = (src, bin);
             let Some(Progress::Counting(p)) = live.open.get_mut(&key) else {
-                live.queue.pop();
                 continue;
             };
-            while let Some(Reverse(g)) = live.queue.peek() {
-                if (g.known_at, g.src, g.bin) != (f.known_at, f.src, f.bin) {
-                    break;
-                }
-                p.add(g);
-                live.queue.pop();
+            if p.due_at != t {
+                // Stale: a failure known earlier came in after this entry.
+                continue;
             }
-            let total = p.total;
-            let Some(scan) = self.seed.scan_type(p.ports.len(), p.ips(), total) else {
+            p.due_at = Nanos::MAX;
+            let Some(at) = p.judge_through(&self.seed, through) else {
+                if let Some(first) = p.waiting.first() {
+                    p.due_at = first.known_at;
+                    live.due.push(Reverse((p.due_at, src, bin)));
+                }
                 continue;
             };
-            let summary = p.summary(f.src, f.bin);
+            let summary = p.counts.summary(src, bin);
+            let total = p.counts.total;
             let tool = self
                 .name_tools
-                .then(|| Fingerprint::judge(&p.votes))
+                .then(|| Fingerprint::judge(&p.counts.votes))
                 .flatten();
+            let scan = self
+                .seed
+                .scan_type(summary.ports.len(), summary.unique_ips, total)
+                .expect("judged a crossing");
             live.open.insert(key, Progress::Alerted);
-            notices.push(Notice::Done(f.src, f.bin));
-            if config::contains(&self.seed.det.allow, &f.src) {
+            notices.push(Notice::Done(src, bin));
+            if config::contains(&self.seed.det.allow, &src) {
                 stats.early_allowed += 1;
                 continue;
             }
             let mut fields = self.seed.fields(&summary, scan.as_str());
-            fields.push(("DetectedAt", Value::Time(f.known_at)));
+            fields.push(("DetectedAt", Value::Time(at)));
             if let Some((tool, confidence)) = tool {
                 fields.push(("Tool", Value::Text(tool.name())));
                 fields.push(("ToolConfidence", Value::Text(confidence)));
             }
             out.push(Finding {
                 rule: Self::NAME,
-                window_start: f.bin * self.seed.det.bin,
-                source: f.src,
+                window_start: bin * self.seed.det.bin,
+                source: src,
                 weight: total,
-                detected_at: Some(f.known_at),
+                detected_at: Some(at),
                 fields,
             });
         }
+        // Alerts in the order of their moments (then source, bin), as one
+        // queue of every failure would have found them.
+        out[from..].sort_by_key(|f| (f.detected_at, f.source, f.window_start));
         // Every failure of bin `b` is known by its end + answer timeout
         // (the moment the bin closes): bins whose close has passed are
         // over.
@@ -230,10 +251,18 @@ impl Rule for Early {
     }
 }
 
-/// The merger's view: failures waiting for every shard to report through
-/// their time, and each followed (source, bin)'s counts so far.
+/// A followed (source, bin) works out where its failures so far cross the
+/// thresholds once it has this many waiting (and again each time they
+/// double): failures known later than that can be let go.
+const CHECK_FROM: usize = 16;
+
+/// The merger's view: each followed (source, bin)'s counts so far and the
+/// failures that wait for every shard to report through their time, and
+/// when each is next due.
 pub struct Judging {
-    queue: BinaryHeap<Reverse<Failure>>,
+    /// (earliest waiting failure's time, source, bin), earliest first; an
+    /// entry whose time is no longer its (source, bin)'s `due_at` is stale.
+    due: BinaryHeap<Reverse<(Nanos, IpAddr, i64)>>,
     open: AHashMap<(IpAddr, i64), Progress>,
     judged_through: i64,
 }
@@ -241,7 +270,7 @@ pub struct Judging {
 impl Default for Judging {
     fn default() -> Self {
         Judging {
-            queue: BinaryHeap::new(),
+            due: BinaryHeap::new(),
             open: AHashMap::default(),
             judged_through: i64::MIN,
         }
@@ -249,17 +278,106 @@ impl Default for Judging {
 }
 
 enum Progress {
-    Counting(Box<Counts>),
+    Counting(Box<Following>),
     Alerted,
 }
 
-/// A (source, bin)'s failures known so far. Before a crossing there are
+/// A (source, bin) the merger follows. Each (source, bin) is judged on its
+/// own failures alone, so it keeps them itself: one queue of every
+/// failure (the first design) held every failure streamed while the
+/// slowest shard caught up, about 900 per source in an unanswered scan.
+struct Following {
+    /// Failures judged so far (known at or before the last `through`).
+    counts: Counts,
+    /// Failures not yet judged, in no particular order.
+    waiting: Vec<Failure>,
+    /// The earliest time in `waiting` that has an entry in `due`
+    /// (`Nanos::MAX`: none).
+    due_at: Nanos,
+    /// The thresholds are crossed by this time with the failures received
+    /// so far (`Nanos::MAX`: not yet); more failures can only bring the
+    /// crossing earlier, so later ones are of no use.
+    crossed_by: Nanos,
+    /// `waiting`'s length when `crossed_by` was last worked out.
+    checked: usize,
+}
+
+impl Default for Following {
+    fn default() -> Self {
+        Following {
+            counts: Counts::default(),
+            waiting: Vec::new(),
+            due_at: Nanos::MAX,
+            crossed_by: Nanos::MAX,
+            checked: 0,
+        }
+    }
+}
+
+impl Following {
+    /// Work out `crossed_by` from what has come in so far, and let go of
+    /// the failures known after it.
+    fn bound(&mut self, seed: &Seed) {
+        self.waiting.sort_unstable_by_key(|f| f.known_at);
+        let mut trial = self.counts.clone();
+        if let (n, Some(at)) = count_until_crossed(seed, &self.waiting, Nanos::MAX, &mut trial) {
+            self.crossed_by = self.crossed_by.min(at);
+            self.waiting.truncate(n);
+        }
+        self.checked = self.waiting.len();
+    }
+
+    /// Count the waiting failures known by `through`, in time order, up to
+    /// the first moment the thresholds are met: that moment, with `counts`
+    /// as they stand at it; `None` if they are not met by `through`.
+    fn judge_through(&mut self, seed: &Seed, through: Nanos) -> Option<Nanos> {
+        self.waiting.sort_unstable_by_key(|f| f.known_at);
+        let (n, at) = count_until_crossed(seed, &self.waiting, through, &mut self.counts);
+        if at.is_none() {
+            self.waiting.drain(..n);
+            self.checked = self.checked.min(self.waiting.len());
+        }
+        at
+    }
+}
+
+/// Add `sorted`'s failures known by `through` to `counts` a moment at a
+/// time (every failure known at the same moment, then the thresholds),
+/// stopping at the first moment the thresholds are met: how many were
+/// counted, and that moment if there was one.
+fn count_until_crossed(
+    seed: &Seed,
+    sorted: &[Failure],
+    through: Nanos,
+    counts: &mut Counts,
+) -> (usize, Option<Nanos>) {
+    let mut i = 0;
+    while let Some(at) = sorted.get(i).map(|f| f.known_at).filter(|&t| t <= through) {
+        while let Some(f) = sorted.get(i).filter(|f| f.known_at == at) {
+            counts.add(f);
+            i += 1;
+        }
+        if seed
+            .scan_type(counts.ports.len(), counts.ips(), counts.total)
+            .is_some()
+        {
+            return (i, Some(at));
+        }
+    }
+    (i, None)
+}
+
+/// A (source, bin)'s failures counted so far. Before a crossing there are
 /// fewer than 10 ports and, unless there are fewer than 5 hosts, fewer
-/// than 30 failures: small.
-#[derive(Default)]
+/// than 30 failures; but the moment of a crossing can bring hundreds at
+/// once (when the pending table is full, the attempts it evicts all
+/// become known as unanswered at the same clock).
+#[derive(Clone, Default)]
 struct Counts {
     ports: PortSet,
-    dsts: Vec<IpAddr>,
+    /// Distinct destinations (hashed with per-process random keys: they
+    /// are the sender's choice, and a sweep's can be many).
+    dsts: AHashSet<IpAddr>,
     total: u64,
     first: Nanos,
     last: Nanos,
@@ -276,9 +394,7 @@ impl Counts {
             (self.first, self.last) = (f.first, f.first);
         }
         self.ports.insert(f.port);
-        if !self.dsts.contains(&f.dst) {
-            self.dsts.push(f.dst);
-        }
+        self.dsts.insert(f.dst);
         self.total += 1;
         self.first = self.first.min(f.first);
         self.last = self.last.max(f.first);
@@ -603,5 +719,115 @@ impl RuleShard for EarlyShard {
 
     fn count(&self, c: &mut RuleCounters) {
         c.early_evicted += self.evicted;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::NANOS_PER_SEC;
+
+    /// A few hosts and ports, times with repeats: crossings that come by
+    /// ports, by hosts, and with several failures at one moment.
+    fn failures(seed: u64) -> Vec<Failure> {
+        let mut x = seed | 1;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        (0..240)
+            .map(|_| {
+                let src = IpAddr::from([203, 0, 113, 1 + next(3) as u8]);
+                let first = next(40) as Nanos * NANOS_PER_SEC / 4;
+                Failure {
+                    known_at: first + next(3) as Nanos * NANOS_PER_SEC,
+                    src,
+                    bin: 0,
+                    first,
+                    dst: IpAddr::from([192, 0, 2, next(7) as u8]),
+                    port: 20 + next(12) as u16,
+                    rejected: next(2) == 0,
+                    udp: false,
+                    stealth: false,
+                    tool: Tool::Unknown,
+                }
+            })
+            .collect()
+    }
+
+    /// The plain model: every failure in time order, a moment at a time.
+    fn plain(early: &Early, all: &[Failure]) -> Vec<Finding> {
+        let mut all = all.to_vec();
+        all.sort();
+        let mut counts: AHashMap<(IpAddr, i64), Counts> = AHashMap::default();
+        let mut done = Vec::new();
+        let mut out = Vec::new();
+        for (i, f) in all.iter().enumerate() {
+            let key = (f.src, f.bin);
+            if done.contains(&key) {
+                continue;
+            }
+            let c = counts.entry(key).or_default();
+            c.add(f);
+            let moment_ends = all
+                .get(i + 1)
+                .is_none_or(|g| (g.known_at, g.src, g.bin) != (f.known_at, f.src, f.bin));
+            let seed = &early.seed;
+            if !moment_ends {
+                continue;
+            }
+            let Some(scan) = seed.scan_type(c.ports.len(), c.ips(), c.total) else {
+                continue;
+            };
+            done.push(key);
+            let mut fields = seed.fields(&c.summary(f.src, f.bin), scan.as_str());
+            fields.push(("DetectedAt", Value::Time(f.known_at)));
+            out.push(Finding {
+                rule: Early::NAME,
+                window_start: 0,
+                source: f.src,
+                weight: c.total,
+                detected_at: Some(f.known_at),
+                fields,
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn alerts_are_the_plain_models_whatever_the_arrival_order() {
+        let early = Early::configure(&Detection::default(), &Limits::default());
+        for seed in 1..40u64 {
+            let all = failures(seed * 0x9e37_79b9);
+            let want = plain(&early, &all);
+            assert!(!want.is_empty());
+            // Arrival: shards report out of time order, in chunks; the
+            // merger judges up to just before the earliest failure still
+            // to come.
+            let mut arrival = all.clone();
+            let mut x = seed;
+            for i in (1..arrival.len()).rev() {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                arrival.swap(i, (x >> 33) as usize % (i + 1));
+            }
+            let (mut live, mut stats) = (Judging::default(), MergeStats::default());
+            let (mut got, mut notices) = (Vec::new(), Vec::new());
+            let chunk = 1 + seed as usize % 37;
+            for (k, part) in arrival.chunks(chunk).enumerate() {
+                early.absorb_updates(&mut live, part.to_vec(), &mut notices, &mut stats);
+                let rest = &arrival[((k + 1) * chunk).min(arrival.len())..];
+                let through = rest
+                    .iter()
+                    .map(|f| f.known_at)
+                    .min()
+                    .map_or(Nanos::MAX - 1, |t| t - 1);
+                early.advance_live(&mut live, through, &mut got, &mut notices, &mut stats);
+            }
+            assert_eq!(got, want, "seed {seed}");
+        }
     }
 }
