@@ -529,11 +529,18 @@ impl PendingTable {
         );
         for _ in 0..2 {
             let (head, count) = (self.popped as u32, self.count() as u32);
+            let is_stale = |s: &Slot| (s.tag != 0) & (s.seq.wrapping_sub(head) >= count);
             let mut stale = 0u32;
-            for k in 0..CLEAN_STEP {
-                let s = self.index[(self.cursor + k) & self.mask];
-                let is = (s.tag != 0) & (s.seq.wrapping_sub(head) >= count);
-                stale |= (is as u32) << k;
+            if let Some(run) = self.index.get(self.cursor..self.cursor + CLEAN_STEP) {
+                // Contiguous (all but the last few cursor places): a loop
+                // the compiler turns into a few vector instructions.
+                for (k, s) in run.iter().enumerate() {
+                    stale |= (is_stale(s) as u32) << k;
+                }
+            } else {
+                for k in 0..CLEAN_STEP {
+                    stale |= (is_stale(&self.index[(self.cursor + k) & self.mask]) as u32) << k;
+                }
             }
             if stale == 0 {
                 self.cursor = (self.cursor + CLEAN_STEP) & self.mask;
