@@ -244,12 +244,22 @@ pub struct SeedShard {
     port_zero: u64,
 }
 
+impl SeedShard {
+    #[inline(never)]
+    fn count_failure(&mut self, o: &Outcome) {
+        self.failed.push(&mut self.bins, self.closed_through, o);
+    }
+}
+
 impl RuleShard for SeedShard {
     type Partial = SourceSummary;
     type Update = ();
     type Notice = ();
 
-    #[inline]
+    /// The quick refusals inline (the internal rule refuses most outcomes
+    /// the seed rule takes, and the other way round), the counting of a
+    /// failure a call of its own.
+    #[inline(always)]
     fn observe(&mut self, o: &Outcome) {
         if o.key.dport == 0 {
             self.port_zero += 1;
@@ -261,7 +271,7 @@ impl RuleShard for SeedShard {
             return;
         }
         if o.failed() {
-            self.failed.push(&mut self.bins, self.closed_through, o);
+            self.count_failure(o);
         }
     }
 
