@@ -36,6 +36,23 @@ pub fn decode_agrees(data: &[u8]) {
         decode_general(link, frame, 7),
         "{link:?}"
     );
+    session_precheck_agrees(link, frame);
+}
+
+/// The capture stage's early skip of session segments says no more than
+/// the decoder would: a frame it skips decodes to a session's segment
+/// when sessions are not read.
+pub fn session_precheck_agrees(link: LinkType, frame: &[u8]) {
+    if link == LinkType::Ethernet && crate::decode::fast::is_session_segment(frame) {
+        let no_sessions = crate::decode::Reads {
+            session_segments: false,
+            tools: true,
+        };
+        assert_eq!(
+            crate::decode::decode_for(link, frame, 7, no_sessions),
+            Err(crate::decode::Skip::TcpSession)
+        );
+    }
 }
 
 /// A record as a reader hands it out: time, bytes, wire length.

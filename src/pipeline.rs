@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use crate::aggregate::{AggStats, Aggregator};
 use crate::capture::{Frame, FrameSource, Pause, BAD_TIME};
 use crate::config::{Detection, Limits, NetSet};
-use crate::decode::{decode_for, Reads};
+use crate::decode::{decode_for, fast, LinkType, Reads, Skip};
 use crate::error::Error;
 use crate::event::{Event, Kind};
 use crate::merge::{Merger, ShardReport};
@@ -637,6 +637,22 @@ impl Capturer<'_> {
         }
         self.st.packets += 1;
         self.st.bytes += f.wire_len as u64;
+        if !self.reads.session_segments
+            && f.link == LinkType::Ethernet
+            && fast::is_session_segment(f.data)
+        {
+            self.st.skipped[Skip::TcpSession as usize] += 1;
+        } else {
+            self.decode(f);
+        }
+        if self.clock >= self.next_tick {
+            self.tick(f.ts);
+        }
+    }
+
+    /// Decode a frame and route its event.
+    #[inline(always)]
+    fn decode(&mut self, f: Frame<'_>) {
         match decode_for(f.link, f.data, f.ts, self.reads) {
             Ok(ev) if self.concerns_home(&ev) => {}
             Ok(mut ev) => {
@@ -646,9 +662,6 @@ impl Capturer<'_> {
                 self.push(shard, ev);
             }
             Err(skip) => self.st.skipped[skip as usize] += 1,
-        }
-        if self.clock >= self.next_tick {
-            self.tick(f.ts);
         }
     }
 

@@ -343,6 +343,7 @@ fn random_and_mutated_frames_never_panic() {
             decode_general(link, &f, 0),
             "fast path differs on {f:02x?}"
         );
+        picket::fuzzing::session_precheck_agrees(link, &f);
         decoded += got.is_ok() as u32;
     }
     assert!(
@@ -357,6 +358,7 @@ fn random_and_mutated_frames_never_panic() {
 fn fast_path_agrees_with_the_general_decoder_on_the_corpus() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
     let mut frames = 0;
+    let mut sessions = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "pcap") {
@@ -369,6 +371,9 @@ fn fast_path_agrees_with_the_general_decoder_on_the_corpus() {
         while let Ok(p) = cap.next_packet() {
             let ev = decode(link, p.data, 0);
             assert_eq!(ev, decode_general(link, p.data, 0), "{name}");
+            picket::fuzzing::session_precheck_agrees(link, p.data);
+            sessions += (link == LinkType::Ethernet
+                && picket::decode::fast::is_session_segment(p.data)) as u32;
             named += ev.is_ok_and(|e| e.tool != Tool::Unknown) as u32;
             frames += 1;
         }
@@ -389,6 +394,8 @@ fn fast_path_agrees_with_the_general_decoder_on_the_corpus() {
         );
     }
     assert!(frames > 30_000, "{frames}");
+    // The early skip meets the benign captures' sessions.
+    assert!(sessions > 1000, "{sessions}");
 }
 
 #[test]

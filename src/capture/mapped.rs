@@ -167,7 +167,6 @@ impl MappedPcap {
             };
         }
         let [secs, sub, caplen, wire_len] = self.header_words(at);
-        let (secs, sub) = (secs as Nanos, sub as Nanos);
         let swap = match self.lengths {
             Lengths::InOrder => false,
             Lengths::MaybeSwapped => caplen > wire_len,
@@ -193,7 +192,7 @@ impl MappedPcap {
             ));
         }
         // An impossible time is `Nanos::MIN`: the capture stage skips it.
-        let ts = super::record_nanos(secs, sub, self.unit).unwrap_or(super::BAD_TIME);
+        let ts = super::classic_record_nanos(secs, sub, self.unit);
         Ok(Some((ts, start, end, wire_len)))
     }
 

@@ -111,6 +111,19 @@ pub(crate) fn record_nanos(secs: i64, sub: i64, unit: Nanos) -> Option<Nanos> {
         .checked_add(nanos)
 }
 
+/// [`record_nanos`] for a classic pcap record's unsigned 32-bit fields:
+/// neither product can overflow (2^32 seconds are 4.3e18 ns), so one
+/// comparison decides (three instructions a record fewer than the
+/// checked arithmetic).
+#[inline(always)]
+pub(crate) fn classic_record_nanos(secs: u32, sub: u32, unit: Nanos) -> Nanos {
+    let nanos = i64::from(sub) * unit;
+    if nanos >= crate::time::NANOS_PER_SEC {
+        return BAD_TIME;
+    }
+    i64::from(secs) * crate::time::NANOS_PER_SEC + nanos
+}
+
 /// The time of a libpcap record header whose sub-second field counts
 /// `unit` nanoseconds. `classic`: from a classic pcap file, whose seconds
 /// field is unsigned 32-bit (libpcap sign-extends it, which dates 2038 and
@@ -134,4 +147,34 @@ fn link_type(what: &str, dlt: pcap::Linktype) -> Result<LinkType, crate::error::
             format!("unsupported link type {} ({name}); picket decodes Ethernet, 802.1Q/QinQ, Linux cooked v1/v2, raw IP and BSD loopback", dlt.0),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_record_times_agree_with_the_checked_conversion() {
+        let edges = [
+            0u32,
+            1,
+            999,
+            999_999,
+            1_000_000,
+            999_999_999,
+            1_000_000_000,
+            u32::MAX,
+        ];
+        for unit in [1, 1000] {
+            for &secs in &edges {
+                for &sub in &edges {
+                    assert_eq!(
+                        classic_record_nanos(secs, sub, unit),
+                        record_nanos(secs.into(), sub.into(), unit).unwrap_or(BAD_TIME),
+                        "{secs} {sub} {unit}"
+                    );
+                }
+            }
+        }
+    }
 }
