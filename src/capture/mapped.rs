@@ -217,11 +217,10 @@ impl MappedPcap {
 
     /// True if no record is older than one before it (up to the end or to
     /// damage). Reads the record headers only; the read position stays.
-    /// Times are compared as (seconds, sub-second) pairs, which orders
-    /// every valid time as its nanoseconds do; a record with an impossible
-    /// time is skipped by the capture stage wherever it stands.
+    /// An impossible time counts as `BAD_TIME`, older than any, as the
+    /// reader hands it out (so both readers sort such a file alike).
     pub fn in_time_order(&self) -> bool {
-        let (mut at, mut newest) = (FILE_HEADER, 0u64);
+        let (mut at, mut newest) = (FILE_HEADER, Nanos::MIN);
         while at + RECORD_HEADER <= self.map.len() {
             let [secs, sub, caplen, wire_len] = self.header_words(at);
             let caplen = match self.lengths {
@@ -233,7 +232,7 @@ impl MappedPcap {
             if caplen > self.snaplen {
                 break;
             }
-            let time = (secs as u64) << 32 | sub as u64;
+            let time = super::classic_record_nanos(secs, sub, self.unit);
             if time < newest {
                 return false;
             }
@@ -346,6 +345,11 @@ mod tests {
             // Above 2^31 seconds (classic pcap's are unsigned).
             assert!(in_order(be, &[(0x7fff_ffff, 0), (0x8000_0000, 0)]));
             assert!(!in_order(be, &[(0x8000_0000, 0), (0x7fff_ffff, 0)]));
+            // An impossible time (a million microseconds) is older than
+            // any, as the reader hands it out: after others it is out of
+            // order, so this file is sorted as libpcap's is.
+            assert!(!in_order(be, &[(5, 0), (5, 1_000_000)]));
+            assert!(in_order(be, &[(5, 1_000_000), (0, 0), (5, 0)]));
         }
     }
 }
