@@ -36,22 +36,34 @@ pub fn decode_agrees(data: &[u8]) {
         decode_general(link, frame, 7),
         "{link:?}"
     );
-    session_precheck_agrees(link, frame);
+    decode_to_agrees(link, frame);
 }
 
-/// The capture stage's early skip of session segments says no more than
-/// the decoder would: a frame it skips decodes to a session's segment
-/// when sessions are not read.
-pub fn session_precheck_agrees(link: LinkType, frame: &[u8]) {
-    if link == LinkType::Ethernet && crate::decode::fast::is_session_segment(frame) {
-        let no_sessions = crate::decode::Reads {
-            session_segments: false,
-            tools: true,
-        };
-        assert_eq!(
-            crate::decode::decode_for(link, frame, 7, no_sessions),
-            Err(crate::decode::Skip::TcpSession)
-        );
+/// The capture stage's decode (`decode_to`, which skips a session's
+/// segment before anything else when no rule reads them) hands its sink
+/// exactly what `decode_for` returns, whatever the rules read.
+pub fn decode_to_agrees(link: LinkType, frame: &[u8]) {
+    use crate::decode::{decode_for, decode_to, Reads, Sink, Skip};
+    use crate::event::Event;
+    struct Last(Option<Result<Event, Skip>>);
+    impl Sink for Last {
+        fn event(&mut self, ev: Event) {
+            self.0 = Some(Ok(ev));
+        }
+        fn skip(&mut self, why: Skip) {
+            self.0 = Some(Err(why));
+        }
+    }
+    for session_segments in [false, true] {
+        for tools in [false, true] {
+            let reads = Reads {
+                session_segments,
+                tools,
+            };
+            let mut last = Last(None);
+            decode_to(link, frame, 7, reads, &mut last);
+            assert_eq!(last.0, Some(decode_for(link, frame, 7, reads)), "{reads:?}");
+        }
     }
 }
 

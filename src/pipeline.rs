@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use crate::aggregate::{AggStats, Aggregator};
 use crate::capture::{Frame, FrameSource, Pause, BAD_TIME};
 use crate::config::{Detection, Limits, NetSet};
-use crate::decode::{decode_for, fast, LinkType, Reads, Skip};
+use crate::decode::{decode_to, Reads, Sink, Skip};
 use crate::error::Error;
 use crate::event::{Event, Kind};
 use crate::merge::{Merger, ShardReport};
@@ -637,31 +637,9 @@ impl Capturer<'_> {
         }
         self.st.packets += 1;
         self.st.bytes += f.wire_len as u64;
-        if !self.reads.session_segments
-            && f.link == LinkType::Ethernet
-            && fast::is_session_segment(f.data)
-        {
-            self.st.skipped[Skip::TcpSession as usize] += 1;
-        } else {
-            self.decode(f);
-        }
+        decode_to(f.link, f.data, f.ts, self.reads, self);
         if self.clock >= self.next_tick {
             self.tick(f.ts);
-        }
-    }
-
-    /// Decode a frame and route its event.
-    #[inline(always)]
-    fn decode(&mut self, f: Frame<'_>) {
-        match decode_for(f.link, f.data, f.ts, self.reads) {
-            Ok(ev) if self.concerns_home(&ev) => {}
-            Ok(mut ev) => {
-                self.st.events += 1;
-                ev.clock = self.clock;
-                let shard = self.router.route(&ev);
-                self.push(shard, ev);
-            }
-            Err(skip) => self.st.skipped[skip as usize] += 1,
         }
     }
 
@@ -736,6 +714,25 @@ impl Capturer<'_> {
                 let _ = self.lanes.to_shards[i].send(ToShard::Tick(self.clock));
             }
         }
+    }
+}
+
+/// Decode's outcomes, on the capture thread.
+impl Sink for Capturer<'_> {
+    #[inline(always)]
+    fn event(&mut self, mut ev: Event) {
+        if self.concerns_home(&ev) {
+            return;
+        }
+        self.st.events += 1;
+        ev.clock = self.clock;
+        let shard = self.router.route(&ev);
+        self.push(shard, ev);
+    }
+
+    #[inline(always)]
+    fn skip(&mut self, why: Skip) {
+        self.st.skipped[why as usize] += 1;
     }
 }
 

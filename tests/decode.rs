@@ -343,7 +343,7 @@ fn random_and_mutated_frames_never_panic() {
             decode_general(link, &f, 0),
             "fast path differs on {f:02x?}"
         );
-        picket::fuzzing::session_precheck_agrees(link, &f);
+        picket::fuzzing::decode_to_agrees(link, &f);
         decoded += got.is_ok() as u32;
     }
     assert!(
@@ -371,7 +371,7 @@ fn fast_path_agrees_with_the_general_decoder_on_the_corpus() {
         while let Ok(p) = cap.next_packet() {
             let ev = decode(link, p.data, 0);
             assert_eq!(ev, decode_general(link, p.data, 0), "{name}");
-            picket::fuzzing::session_precheck_agrees(link, p.data);
+            picket::fuzzing::decode_to_agrees(link, p.data);
             sessions += (link == LinkType::Ethernet
                 && picket::decode::fast::is_session_segment(p.data)) as u32;
             named += ev.is_ok_and(|e| e.tool != Tool::Unknown) as u32;

@@ -19,7 +19,7 @@ const RST: u8 = 0x04;
 /// Ethernet II frame that carries IPv4 with a 20-byte header and is not a
 /// fragment; `None` leaves the frame to the general path.
 #[inline(always)]
-fn ipv4_parts(frame: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(super) fn ipv4_parts(frame: &[u8]) -> Option<(&[u8], &[u8])> {
     // Ethernet II carrying IPv4 with a 20-byte header (version 4, IHL 5).
     let eth = frame.get(..ETH + IPV4)?;
     if eth[12] != 0x08 || eth[13] != 0x00 || eth[ETH] != 0x45 {
@@ -62,16 +62,17 @@ fn tcp_parts(l4: &[u8]) -> Option<(usize, u8)> {
     Some((header, l4[13]))
 }
 
-/// True if [`ethernet_ipv4`] would skip `frame` as a TCP session's segment
-/// when session segments are not read: the capture stage asks this first,
-/// so that most of a span port's frames cost a few compares and nothing
-/// else (through the decoder, a skip shared its exit with the events and
-/// paid for writing one).
+/// True if `ip` and `l4` (from [`ipv4_parts`]) are a TCP session's
+/// segment, which [`from_parts`] skips when session segments are not read.
 #[inline(always)]
+pub(super) fn is_session(ip: &[u8], l4: &[u8]) -> bool {
+    ip[9] == 6 && tcp_parts(l4).is_some_and(|(_, flags)| flags & (SYN | ACK | RST) == ACK)
+}
+
+/// True if [`ethernet_ipv4`] would skip `frame` as a TCP session's segment
+/// when session segments are not read (what `decode_to` tells first).
 pub fn is_session_segment(frame: &[u8]) -> bool {
-    ipv4_parts(frame).is_some_and(|(ip, l4)| {
-        ip[9] == 6 && tcp_parts(l4).is_some_and(|(_, flags)| flags & (SYN | ACK | RST) == ACK)
-    })
+    ipv4_parts(frame).is_some_and(|(ip, l4)| is_session(ip, l4))
 }
 
 /// Always inlined into the capture loop: when the RST split made it grow
@@ -80,6 +81,17 @@ pub fn is_session_segment(frame: &[u8]) -> bool {
 #[inline(always)]
 pub fn ethernet_ipv4(frame: &[u8], ts: Nanos, reads: Reads) -> Option<Result<Event, Skip>> {
     let (ip, l4) = ipv4_parts(frame)?;
+    from_parts(ip, l4, ts, reads)
+}
+
+/// [`ethernet_ipv4`] once [`ipv4_parts`] has found the headers.
+#[inline(always)]
+pub(super) fn from_parts(
+    ip: &[u8],
+    l4: &[u8],
+    ts: Nanos,
+    reads: Reads,
+) -> Option<Result<Event, Skip>> {
     let (kind, proto, (sport, dport)) = match ip[9] {
         6 => {
             let (header, flags) = tcp_parts(l4)?;

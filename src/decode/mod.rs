@@ -122,6 +122,38 @@ pub fn decode_for(link: LinkType, frame: &[u8], ts: Nanos, reads: Reads) -> Resu
     decode_general(link, frame, ts)
 }
 
+/// Where the capture stage's decode goes: an event, or the reason for none.
+pub trait Sink {
+    fn event(&mut self, ev: Event);
+    fn skip(&mut self, why: Skip);
+}
+
+/// [`decode_for`], handing the outcome to `sink`. Each way out calls the
+/// sink itself, so a session's segment that no rule reads (most of what
+/// a span port carries) costs a few compares: through the returned
+/// `Result`, a skip shared its exit with the events and paid for writing
+/// one.
+#[inline(always)]
+pub fn decode_to<S: Sink>(link: LinkType, frame: &[u8], ts: Nanos, reads: Reads, sink: &mut S) {
+    if link == LinkType::Ethernet {
+        if let Some((ip, l4)) = fast::ipv4_parts(frame) {
+            if !reads.session_segments && fast::is_session(ip, l4) {
+                return sink.skip(Skip::TcpSession);
+            }
+            if let Some(decided) = fast::from_parts(ip, l4, ts, reads) {
+                return match decided {
+                    Ok(ev) => sink.event(ev),
+                    Err(why) => sink.skip(why),
+                };
+            }
+        }
+    }
+    match decode_general(link, frame, ts) {
+        Ok(ev) => sink.event(ev),
+        Err(why) => sink.skip(why),
+    }
+}
+
 /// The general decoder (every link type, etherparse's lax slices): the
 /// reference the fast path is checked against.
 pub fn decode_general(link: LinkType, frame: &[u8], ts: Nanos) -> Result<Event, Skip> {
