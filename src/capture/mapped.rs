@@ -167,16 +167,7 @@ impl MappedPcap {
             };
         }
         let [secs, sub, caplen, wire_len] = self.header_words(at);
-        let swap = match self.lengths {
-            Lengths::InOrder => false,
-            Lengths::MaybeSwapped => caplen > wire_len,
-            Lengths::Swapped => true,
-        };
-        let (caplen, wire_len) = if swap {
-            (wire_len, caplen)
-        } else {
-            (caplen, wire_len)
-        };
+        let (caplen, wire_len) = self.lengths(caplen, wire_len);
         if caplen > self.snaplen {
             return Err(format!(
                 "record at byte {at} claims {caplen} captured bytes, more than the snap length of {}",
@@ -215,6 +206,22 @@ impl MappedPcap {
         w
     }
 
+    /// A record header's (captured, wire) lengths from its two length
+    /// words, swapped where the file's version says so.
+    #[inline(always)]
+    fn lengths(&self, caplen: u32, wire_len: u32) -> (u32, u32) {
+        let swap = match self.lengths {
+            Lengths::InOrder => false,
+            Lengths::MaybeSwapped => caplen > wire_len,
+            Lengths::Swapped => true,
+        };
+        if swap {
+            (wire_len, caplen)
+        } else {
+            (caplen, wire_len)
+        }
+    }
+
     /// True if no record is older than one before it (up to the end or to
     /// damage). Reads the record headers only; the read position stays.
     /// An impossible time counts as `BAD_TIME`, older than any, as the
@@ -223,11 +230,7 @@ impl MappedPcap {
         let (mut at, mut newest) = (FILE_HEADER, Nanos::MIN);
         while at + RECORD_HEADER <= self.map.len() {
             let [secs, sub, caplen, wire_len] = self.header_words(at);
-            let caplen = match self.lengths {
-                Lengths::InOrder => caplen,
-                Lengths::MaybeSwapped => caplen.min(wire_len),
-                Lengths::Swapped => wire_len,
-            };
+            let (caplen, _) = self.lengths(caplen, wire_len);
             // Damage ends the look as it ends the replay.
             if caplen > self.snaplen {
                 break;

@@ -66,7 +66,14 @@ fn tcp_parts(l4: &[u8]) -> Option<(usize, u8)> {
 /// segment, which [`from_parts`] skips when session segments are not read.
 #[inline(always)]
 pub(super) fn is_session(ip: &[u8], l4: &[u8]) -> bool {
-    ip[9] == 6 && tcp_parts(l4).is_some_and(|(_, flags)| flags & (SYN | ACK | RST) == ACK)
+    ip[9] == 6 && tcp_parts(l4).is_some_and(|(_, flags)| session_flags(flags))
+}
+
+/// ACK without SYN or RST (what `tcp_kind` calls none): a session's
+/// segment, most of what a span port carries, told apart with one mask.
+#[inline(always)]
+fn session_flags(flags: u8) -> bool {
+    flags & (SYN | ACK | RST) == ACK
 }
 
 /// True if [`ethernet_ipv4`] would skip `frame` as a TCP session's segment
@@ -95,10 +102,7 @@ pub(super) fn from_parts(
     let (kind, proto, (sport, dport)) = match ip[9] {
         6 => {
             let (header, flags) = tcp_parts(l4)?;
-            // ACK without SYN or RST (what `tcp_kind` calls none): a
-            // session's segment, most of what a span port carries, so it
-            // is told apart with one mask before anything else.
-            if flags & (SYN | ACK | RST) != ACK {
+            if !session_flags(flags) {
                 let kind = tcp_kind(flags)?;
                 (kind, TCP, ports(l4))
             } else if !reads.session_segments {

@@ -29,7 +29,7 @@ use std::net::IpAddr;
 use ahash::{AHashMap, AHashSet};
 
 use super::fingerprint::{Fingerprint, Votes};
-use super::seed::{Seed, SourceSummary};
+use super::seed::{ScanType, Seed, SourceSummary};
 use super::{Judgement, MergeStats, Rule, RuleCounters, RuleShard};
 use crate::config::{self, Detection, Limits, NetSet};
 use crate::event::{Event, Kind, Outcome, Tool, Verdict, UDP};
@@ -194,7 +194,7 @@ impl Rule for Early {
                 continue;
             }
             p.due_at = Nanos::MAX;
-            let Some(at) = p.judge_through(&self.seed, through) else {
+            let Some((at, scan)) = p.judge_through(&self.seed, through) else {
                 if let Some(first) = p.waiting.first() {
                     p.due_at = first.known_at;
                     live.due.push(Reverse((p.due_at, src, bin)));
@@ -207,10 +207,6 @@ impl Rule for Early {
                 .name_tools
                 .then(|| Fingerprint::judge(&p.counts.votes))
                 .flatten();
-            let scan = self
-                .seed
-                .scan_type(summary.ports.len(), summary.unique_ips, total)
-                .expect("judged a crossing");
             live.open.insert(key, Progress::Alerted);
             notices.push(Notice::Done(src, bin));
             if config::contains(&self.seed.det.allow, &src) {
@@ -285,7 +281,8 @@ enum Progress {
 /// A (source, bin) the merger follows. Each (source, bin) is judged on its
 /// own failures alone, so it keeps them itself: one queue of every
 /// failure (the first design) held every failure streamed while the
-/// slowest shard caught up, about 900 per source in an unanswered scan.
+/// slowest shard caught up, and at a crossing moment hundreds per source
+/// in the unanswered benchmark.
 struct Following {
     /// Failures judged so far (known at or before the last `through`).
     counts: Counts,
@@ -320,7 +317,8 @@ impl Following {
     fn bound(&mut self, seed: &Seed) {
         self.waiting.sort_unstable_by_key(|f| f.known_at);
         let mut trial = self.counts.clone();
-        if let (n, Some(at)) = count_until_crossed(seed, &self.waiting, Nanos::MAX, &mut trial) {
+        if let (n, Some((at, _))) = count_until_crossed(seed, &self.waiting, Nanos::MAX, &mut trial)
+        {
             self.crossed_by = self.crossed_by.min(at);
             self.waiting.truncate(n);
         }
@@ -328,9 +326,10 @@ impl Following {
     }
 
     /// Count the waiting failures known by `through`, in time order, up to
-    /// the first moment the thresholds are met: that moment, with `counts`
-    /// as they stand at it; `None` if they are not met by `through`.
-    fn judge_through(&mut self, seed: &Seed, through: Nanos) -> Option<Nanos> {
+    /// the first moment the thresholds are met: that moment and the scan
+    /// type, with `counts` as they stand at it; `None` if they are not met
+    /// by `through`.
+    fn judge_through(&mut self, seed: &Seed, through: Nanos) -> Option<(Nanos, ScanType)> {
         self.waiting.sort_unstable_by_key(|f| f.known_at);
         let (n, at) = count_until_crossed(seed, &self.waiting, through, &mut self.counts);
         if at.is_none() {
@@ -344,24 +343,21 @@ impl Following {
 /// Add `sorted`'s failures known by `through` to `counts` a moment at a
 /// time (every failure known at the same moment, then the thresholds),
 /// stopping at the first moment the thresholds are met: how many were
-/// counted, and that moment if there was one.
+/// counted, and that moment (with the scan type) if there was one.
 fn count_until_crossed(
     seed: &Seed,
     sorted: &[Failure],
     through: Nanos,
     counts: &mut Counts,
-) -> (usize, Option<Nanos>) {
+) -> (usize, Option<(Nanos, ScanType)>) {
     let mut i = 0;
     while let Some(at) = sorted.get(i).map(|f| f.known_at).filter(|&t| t <= through) {
         while let Some(f) = sorted.get(i).filter(|f| f.known_at == at) {
             counts.add(f);
             i += 1;
         }
-        if seed
-            .scan_type(counts.ports.len(), counts.ips(), counts.total)
-            .is_some()
-        {
-            return (i, Some(at));
+        if let Some(scan) = seed.scan_type(counts.ports.len(), counts.ips(), counts.total) {
+            return (i, Some((at, scan)));
         }
     }
     (i, None)
