@@ -12,8 +12,9 @@
 #   tcpdump -B (BUFFER_MIB*1024) -w /dev/null
 #   picket live --buffer-mib BUFFER_MIB --capture-threads 1
 #   picket live --buffer-mib BUFFER_MIB --capture-threads 2
-# and the table gives what each saw and dropped, how often picket's capture
-# thread waited for a full aggregator queue, and its CPU seconds (user +
+# and the table gives what each saw and dropped, how many batches picket's
+# capture threads held back while an aggregator's queue was full (and how
+# often they still had to wait for one), and its CPU seconds (user +
 # system, from /usr/bin/time) per packet seen. On a 2-core machine the
 # senders use the cores too: CPU per packet, not packets per second, is
 # the figure that carries over to a bigger machine.
@@ -70,7 +71,7 @@ run() {
     # /usr/bin/time passes the signal on to its child.
     pkill -INT -P "$pid" || true
     wait "$pid" || true
-    local seen drops cpu waits=-
+    local seen drops cpu waits=- held=-
     case $name in
     tcpdump*)
         seen=$(awk '/packets captured/ {print $1}' "$tmp/err")
@@ -79,18 +80,19 @@ run() {
     *)
         seen=$(awk '$1 == "packets" {print $2}' "$tmp/err")
         drops=$(awk '$1 == "kernel" && $2 == "drops" {print $3}' "$tmp/err")
-        waits=$(sed -n 's/.*full aggregator queue \([0-9]*\) times.*/\1/p' "$tmp/err")
+        waits=$(sed -n 's/.*and waited \([0-9]*\) times.*/\1/p' "$tmp/err")
+        held=$(sed -n 's/.*capture held back \([0-9]*\) batches.*/\1/p' "$tmp/err")
         ;;
     esac
     cpu=$(awk '{print $1 + $2}' "$tmp/time")
     local sent=$((packets * senders))
-    awk -v n="$name" -v sent="$sent" -v seen="${seen:-0}" -v drops="${drops:-0}" -v cpu="$cpu" -v t0="$t0" -v t1="$t1" -v waits="$waits" 'BEGIN {
-        printf "| %s | %d | %.2fM | %d | %d (%.2f%%) | %s | %.2f | %.0f |\n", n, sent, sent / (t1 - t0) / 1e6, seen, drops, 100 * drops / sent, waits, cpu, seen ? cpu * 1e9 / seen : 0
+    awk -v n="$name" -v sent="$sent" -v seen="${seen:-0}" -v drops="${drops:-0}" -v cpu="$cpu" -v t0="$t0" -v t1="$t1" -v waits="$waits" -v held="$held" 'BEGIN {
+        printf "| %s | %d | %.2fM | %d | %d (%.2f%%) | %s | %s | %.2f | %.0f |\n", n, sent, sent / (t1 - t0) / 1e6, seen, drops, 100 * drops / sent, held, waits, cpu, seen ? cpu * 1e9 / seen : 0
     }'
 }
 
-echo "| receiver | sent | sent per s | seen | dropped | hand-over waits | CPU s | CPU ns per packet |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| receiver | sent | sent per s | seen | dropped | batches held back | hand-over waits | CPU s | CPU ns per packet |"
+echo "|---|---|---|---|---|---|---|---|---|"
 run "tcpdump -B $((buffer * 1024))" tcpdump -q -n -B $((buffer * 1024)) -i pkbt$$ -w /dev/null
 for n in 1 2; do
     run "picket --buffer-mib $buffer --capture-threads $n" \

@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod finding;
 pub mod fuzzing;
+pub mod handover;
 pub mod hugepages;
 pub mod merge;
 pub mod metrics;

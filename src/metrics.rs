@@ -151,6 +151,12 @@ impl Snapshot {
             MetricType::COUNTER,
             c.handover_waits,
         ));
+        out.push(single(
+            "picket_handover_deferred_total",
+            "Batches a live capture thread held back while an aggregator's queue was full, instead of waiting.",
+            MetricType::COUNTER,
+            c.handover_deferred,
+        ));
         let skips: Vec<(&str, u64)> = Skip::ALL
             .iter()
             .map(|k| (k.name(), c.skipped[*k as usize]))

@@ -23,6 +23,7 @@ use crate::config::{Detection, Limits, NetSet};
 use crate::decode::{decode_to, Reads, Sink, Skip};
 use crate::error::Error;
 use crate::event::{Event, Kind};
+use crate::handover::Handover;
 use crate::merge::{Merger, ShardReport};
 use crate::metrics::{Metrics, Snapshot};
 use crate::output::RowWriter;
@@ -93,6 +94,21 @@ enum ToShard {
     Batch(Vec<Event>),
     Tick(Nanos),
 }
+
+impl ToShard {
+    /// Events in the message (the hand-over's backlog is bounded in them).
+    fn events(&self) -> usize {
+        match self {
+            ToShard::Batch(b) => b.len(),
+            ToShard::Tick(_) => 0,
+        }
+    }
+}
+
+/// Events a live capture thread may hold back while an aggregator's queue
+/// is full, before it waits (`handover`): half a second at a million
+/// packets a second, 32 MiB.
+const LIVE_BACKLOG: usize = 1 << 19;
 
 /// A numbered notice message from the merger to every aggregator.
 type NoticeMsg = Arc<(u64, Notices)>;
@@ -611,7 +627,9 @@ struct Capturer<'a> {
     home: NetSet,
     /// What decode must look for (`LeaveOut`).
     reads: Reads,
-    lanes: Lanes<'a>,
+    handover: Handover<'a, ToShard>,
+    /// Emptied batches the aggregators give back.
+    recycled: Receiver<Vec<Event>>,
     batch: usize,
     batches: Vec<Vec<Event>>,
     st: CaptureStats,
@@ -690,30 +708,33 @@ impl Capturer<'_> {
     /// an aggregator has given one back).
     fn send(&mut self, i: usize) {
         let empty = self
-            .lanes
             .recycled
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(self.batch));
         let full = std::mem::replace(&mut self.batches[i], empty);
-        let lane = &self.lanes.to_shards[i];
-        if let Err(crossbeam_channel::TrySendError::Full(m)) = lane.try_send(ToShard::Batch(full)) {
-            // The aggregator is behind: wait for it (a live capture's
-            // kernel buffer fills meanwhile), and say so.
-            self.st.handover_waits += 1;
-            let _ = lane.send(m);
-        }
+        self.handover.send(i, ToShard::Batch(full));
     }
 
     /// Send every open batch, then the clock.
     fn flush(&mut self) {
+        self.handover.retry_all();
         for i in 0..self.batches.len() {
             if !self.batches[i].is_empty() {
                 self.send(i);
             }
             if self.clock != Nanos::MIN {
-                let _ = self.lanes.to_shards[i].send(ToShard::Tick(self.clock));
+                self.handover.send(i, ToShard::Tick(self.clock));
             }
         }
+        self.note_handover();
+    }
+
+    /// The hand-over's counts, in the capture thread's.
+    fn note_handover(&mut self) {
+        let c = self.handover.counts;
+        self.st.handover_waits = c.waits;
+        self.st.handover_deferred = c.deferred;
+        self.st.handover_peak_held = c.peak_held;
     }
 }
 
@@ -751,6 +772,7 @@ fn capture_loop<S: FrameSource>(
     seat: Seat,
 ) -> CaptureStats {
     let batch = settings.batch.max(1);
+    let live = source.is_live();
     let mut cap = Capturer {
         router,
         home: leave_out.home,
@@ -759,13 +781,17 @@ fn capture_loop<S: FrameSource>(
         batches: (0..lanes.to_shards.len())
             .map(|_| Vec::with_capacity(batch))
             .collect(),
-        lanes,
+        handover: Handover::new(
+            lanes.to_shards,
+            if live { LIVE_BACKLOG } else { 0 },
+            ToShard::events,
+        ),
+        recycled: lanes.recycled,
         st: CaptureStats::default(),
         clock: Nanos::MIN,
         next_tick: Nanos::MIN,
-        tick: if source.is_live() { LIVE_TICK } else { TICK },
+        tick: if live { LIVE_TICK } else { TICK },
     };
-    let live = source.is_live();
     let mut next_report = settings.stats_every.map(|d| started + d);
     let progress = settings.progress && std::io::stderr().is_terminal();
     let mut next_progress = started + Duration::from_secs(1);
@@ -823,6 +849,8 @@ fn capture_loop<S: FrameSource>(
         eprintln!();
     }
     cap.flush();
+    cap.handover.finish();
+    cap.note_handover();
     if publish_all {
         publish(&cap.st, board, source, seat.index);
     }

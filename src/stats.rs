@@ -32,6 +32,11 @@ pub struct CaptureStats {
     /// aggregator's queue being full: where a live capture's drops come
     /// from when picket, not the link, is the bottleneck.
     pub handover_waits: u64,
+    /// Batches a live capture thread kept back a while, an aggregator's
+    /// queue being full, instead of waiting (and the most events it held
+    /// back at once).
+    pub handover_deferred: u64,
+    pub handover_peak_held: u64,
 }
 
 impl CaptureStats {
@@ -53,6 +58,8 @@ impl CaptureStats {
         self.interrupted |= o.interrupted;
         self.bad_timestamps += o.bad_timestamps;
         self.handover_waits += o.handover_waits;
+        self.handover_deferred += o.handover_deferred;
+        self.handover_peak_held += o.handover_peak_held;
     }
 
     pub fn decode_failures(&self) -> u64 {
@@ -128,7 +135,9 @@ impl Report {
         if let Some(d) = self.kernel_drops {
             let _ = writeln!(
                 s,
-                "  kernel drops   {d} (capture waited on a full aggregator queue {} times)",
+                "  kernel drops   {d} (a full aggregator queue: capture held back {} batches, at most {} events, and waited {} times)",
+                c.handover_deferred,
+                c.handover_peak_held,
                 c.handover_waits
             );
         }

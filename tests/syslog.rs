@@ -81,6 +81,25 @@ template(name="finding" type="string" string="%msgid% %msg%\n")
         std::fs::read_to_string(self.dir.join("received.log")).unwrap_or_default()
     }
 
+    /// rsyslogd listens on TCP (what `start` waits for) before its UDP
+    /// input may be reading: datagrams sent before are lost. Send one now
+    /// and then until it arrives.
+    fn wait_for_udp(&self) {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let start = Instant::now();
+        while !self.received().contains("udp-ready") {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "rsyslogd's UDP input never answered"
+            );
+            let _ = sock.send_to(
+                b"<14>1 2026-01-01T00:00:00Z test picket - udp-ready - ready",
+                ("127.0.0.1", self.port),
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn wait_for(&self, needle: &str) {
         let start = Instant::now();
         while !self.received().contains(needle) {
@@ -166,6 +185,7 @@ fn findings_reach_rsyslog_once_across_a_restart() {
 fn findings_reach_rsyslog_over_udp() {
     let dir = tempfile::tempdir().unwrap();
     let rsyslog = Rsyslog::new(dir.path());
+    rsyslog.wait_for_udp();
     let capture = write_capture(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_picket"))
         .args(["replay", "-q", "--format", "cef", "--syslog"])
