@@ -71,7 +71,9 @@ impl<'a, T> Handover<'a, T> {
     #[cold]
     fn defer(&mut self, i: usize, m: T) {
         let w = (self.weight)(&m);
-        if self.held + w <= self.max_held {
+        // Without a backlog (a replay), even a message that weighs
+        // nothing (a clock tick) waits.
+        if self.max_held > 0 && self.held + w <= self.max_held {
             self.held += w;
             self.counts.deferred += 1;
             self.counts.peak_held = self.counts.peak_held.max(self.held as u64);
@@ -196,12 +198,15 @@ mod tests {
         let mut h = Handover::new(&lanes, 0, Vec::len);
         for i in 0..20u32 {
             h.send(0, vec![i]);
+            h.send(0, Vec::new());
         }
         h.finish();
         assert_eq!(h.counts.deferred, 0);
         drop(h);
         drop(lanes);
-        let got: Vec<u32> = reader.join().unwrap().into_iter().flatten().collect();
+        let got = reader.join().unwrap();
+        assert_eq!(got.len(), 40);
+        let got: Vec<u32> = got.into_iter().flatten().collect();
         assert_eq!(got, (0..20).collect::<Vec<_>>());
     }
 }
