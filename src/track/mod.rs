@@ -4,6 +4,7 @@
 //! caller passes as `emit`. No policy here: home networks, ports and
 //! thresholds are the rules' business.
 
+mod index;
 pub mod pending;
 pub mod udp_flows;
 

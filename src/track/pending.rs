@@ -5,20 +5,18 @@
 //!   their deadlines fall due (capture time only moves forward), so expiry
 //!   pops the head, reading memory in sequence, and a full ring gives up
 //!   its oldest attempt first;
-//! - an **index**: open addressing over 8-byte slots (a 32-bit hash tag and
-//!   the attempt's 32-bit sequence number, which also gives its ring
-//!   position), so a lookup touches one small slot, and the ring entry
-//!   only when the tag matches.
+//! - an **index** (`index`): buckets of one cache line, each of seven
+//!   8-byte slots (a 32-bit hash tag and the attempt's 32-bit sequence
+//!   number, which also gives its ring position), so a lookup touches one
+//!   bucket, and the ring entry only when the tag matches.
 //!
 //! An attempt that leaves from the ring's head (expired, or evicted when
 //! the ring is full: what happens to nearly every probe of a scan) does
 //! not touch the index: its slot is left behind, known to be stale from
-//! its sequence number alone (older than the head), and a cursor that
-//! walks the index a few slots per departure removes it later. Removing
-//! it at once would cost a cache miss per attempt (the index is far larger
-//! than the caches, and the slot is anywhere in it); the cursor reads the
-//! index in order. The index stays at most half full of live slots, plus
-//! the stale ones the cursor has not reached.
+//! its sequence number alone (older than the head), and the next insert
+//! into its bucket takes it. Removing it at once would cost a cache miss
+//! per attempt (the index is far larger than the caches, and the slot is
+//! anywhere in it).
 //!
 //! Expiry is exact: every lookup checks the attempt's deadline against the
 //! clock, so an outcome never depends on when the head was popped. Popping
@@ -29,6 +27,7 @@
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::index::{At, Index, Slot, Window};
 use crate::event::{FlowKey, Tool};
 use crate::sketch::{prefetch, prefetch_write};
 use crate::time::Nanos;
@@ -103,14 +102,6 @@ impl Tuple {
     }
 }
 
-/// An index slot: `tag` 0 is empty. `seq` is the low 32 bits of the
-/// entry's sequence number (its ring position is `seq & ring_mask`).
-#[derive(Clone, Copy, Default)]
-struct Slot {
-    tag: u32,
-    seq: u32,
-}
-
 pub struct PendingTable {
     /// Grows to `ring_mask + 1` entries (a power of two, at least `cap`).
     ring: Vec<Entry>,
@@ -118,14 +109,13 @@ pub struct PendingTable {
     /// Tuples the ring cannot hold inline (IPv6), and their free slots.
     wide: Vec<FlowKey>,
     wide_free: Vec<u32>,
-    index: Vec<Slot>,
-    mask: usize,
-    /// Live attempts (each has one slot), and slots left behind by
-    /// entries that left from the head (at most: the cursor's count).
+    index: Index,
+    /// Live attempts (each has one slot in the index).
     live: usize,
-    stale: usize,
-    /// Where the cleaning cursor stands in the index.
-    cursor: usize,
+    /// `appended` when the index was last rebuilt: it is rebuilt before a
+    /// stale slot's 32-bit sequence number could come round into the
+    /// ring's window again.
+    indexed_from: u64,
     timeout: Nanos,
     cap: usize,
     /// `first` of the newest entry, to notice timestamps running backwards.
@@ -150,13 +140,6 @@ pub struct PendingTable {
     pub peak: usize,
 }
 
-const MIN_SLOTS: usize = 1024;
-/// Index slots the cursor looks at for each entry that leaves the ring's
-/// head: one cache line. A full round of the index then takes
-/// `len / CLEAN_STEP` departures, so stale slots stay under an eighth of
-/// the index.
-const CLEAN_STEP: usize = 8;
-
 impl PendingTable {
     /// A table for attempts that wait `timeout` for an answer, holding at
     /// most `cap` of them (the newest, when more arrive).
@@ -178,11 +161,9 @@ impl PendingTable {
             ring_mask: cap.next_power_of_two() - 1,
             wide: Vec::new(),
             wide_free: Vec::new(),
-            index: vec![Slot::default(); MIN_SLOTS],
-            mask: MIN_SLOTS - 1,
+            index: Index::new(),
             live: 0,
-            stale: 0,
-            cursor: 0,
+            indexed_from: 0,
             timeout,
             cap,
             newest_first: Nanos::MIN,
@@ -223,22 +204,20 @@ impl PendingTable {
         self.hasher.hash_one(key)
     }
 
-    /// The index tag of hash `h` (never 0); its low bits pick the home slot.
+    /// The index tag of hash `h` (never 0); its low bits pick the bucket.
     #[inline]
     fn tag(h: u64) -> u32 {
         (h >> 32) as u32 | 1
     }
 
-    #[inline]
-    fn home(&self, tag: u32) -> usize {
-        (tag >> 1) as usize & self.mask
-    }
-
-    /// A slot whose entry has left the ring (its sequence number is before
-    /// the head's): arithmetic only, no ring access.
-    #[inline]
-    fn is_stale(&self, s: Slot) -> bool {
-        s.seq.wrapping_sub(self.popped as u32) as usize >= self.count()
+    /// The sequence numbers in the ring: a slot outside them is stale
+    /// (arithmetic only, no ring access).
+    #[inline(always)]
+    fn window(&self) -> Window {
+        Window {
+            head: self.popped as u32,
+            count: self.count() as u32,
+        }
     }
 
     /// The ring position of a (not stale) slot's entry.
@@ -247,10 +226,10 @@ impl PendingTable {
         s.seq as usize & self.ring_mask
     }
 
-    /// Start fetching the index slot a lookup with hash `h` will touch.
+    /// Start fetching the index bucket a lookup with hash `h` will touch.
     #[inline]
     pub fn prefetch(&self, h: u64) {
-        prefetch(self.index.as_ptr().wrapping_add(self.home(Self::tag(h))));
+        self.index.prefetch(Self::tag(h));
     }
 
     /// Second stage of prefetching, once the index slot for hash `h` has
@@ -258,39 +237,21 @@ impl PendingTable {
     /// compares keys there; a fresh probe usually matches no tag).
     #[inline]
     pub fn prefetch_entry(&self, h: u64) {
-        let tag = Self::tag(h);
-        let mut i = self.home(tag);
-        loop {
-            let s = self.index[i];
-            if s.tag == 0 {
-                return;
-            }
-            if s.tag == tag {
-                prefetch(self.ring.as_ptr().wrapping_add(self.slot_pos(s)));
-                return;
-            }
-            i = (i + 1) & self.mask;
+        if let Some(at) = self.index.find(Self::tag(h), self.window(), |_| true) {
+            prefetch(
+                self.ring
+                    .as_ptr()
+                    .wrapping_add(self.slot_pos(self.index.get(at))),
+            );
         }
     }
 
     /// The index slot holding `key` (hash `h`).
     #[inline]
-    fn find(&self, key: &FlowKey, h: u64) -> Option<usize> {
-        let tag = Self::tag(h);
-        let mut i = self.home(tag);
-        loop {
-            let s = self.index[i];
-            if s.tag == 0 {
-                return None;
-            }
-            if s.tag == tag
-                && !self.is_stale(s)
-                && self.holds(&self.ring[self.slot_pos(s)].tuple, key)
-            {
-                return Some(i);
-            }
-            i = (i + 1) & self.mask;
-        }
+    fn find(&self, key: &FlowKey, h: u64) -> Option<At> {
+        self.index.find(Self::tag(h), self.window(), |seq| {
+            self.holds(&self.ring[seq as usize & self.ring_mask].tuple, key)
+        })
     }
 
     #[inline]
@@ -369,8 +330,8 @@ impl PendingTable {
         evict: impl FnMut(FlowKey, Attempt),
     ) -> Probe {
         let mut replaced = None;
-        if let Some(i) = self.find(&key, h) {
-            let pos = self.slot_pos(self.index[i]);
+        if let Some(at) = self.find(&key, h) {
+            let pos = self.slot_pos(self.index.get(at));
             let e = &self.ring[pos];
             if !self.deadline_passed(e.first, clock) {
                 return Probe::Retransmission;
@@ -382,7 +343,7 @@ impl PendingTable {
                 tool: e.tool,
             });
             self.kill(pos);
-            self.remove_slot(i);
+            self.index.remove(at);
             self.live -= 1;
         }
         if self.count() == self.cap {
@@ -456,113 +417,14 @@ impl PendingTable {
 
     #[inline]
     fn insert_slot(&mut self, tag: u32, seq: u32) {
-        if (self.live + 1) * 2 > self.index.len() {
-            self.rebuild_index(self.index.len() * 2);
-        } else if (self.live + self.stale + 1) * 4 > self.index.len() * 3 {
-            // More stale slots than the cursor should ever leave (input
-            // far out of order): clear them all in place.
-            self.rebuild_index(self.index.len());
+        if self.live + 1 > self.index.room() {
+            self.index.rebuild(self.index.buckets() * 2, self.window());
+            self.indexed_from = self.appended;
+        } else if self.index.worn() || self.appended - self.indexed_from > 1 << 31 {
+            self.index.rebuild(self.index.buckets(), self.window());
+            self.indexed_from = self.appended;
         }
-        let mut i = self.home(tag);
-        while self.index[i].tag != 0 {
-            i = (i + 1) & self.mask;
-        }
-        self.index[i] = Slot { tag, seq };
-    }
-
-    /// A new index of `len` slots holding the live slots of the old one.
-    #[cold]
-    fn rebuild_index(&mut self, len: usize) {
-        let old = std::mem::replace(&mut self.index, vec![Slot::default(); len]);
-        self.mask = len - 1;
-        self.cursor = 0;
-        self.stale = 0;
-        for s in old {
-            if s.tag == 0 || self.is_stale(s) {
-                continue;
-            }
-            let mut i = self.home(s.tag);
-            while self.index[i].tag != 0 {
-                i = (i + 1) & self.mask;
-            }
-            self.index[i] = s;
-        }
-    }
-
-    /// Empty index slot `i`, pulling later entries of its run back so that
-    /// no lookup stops short (linear probing without tombstones).
-    #[inline]
-    fn remove_slot(&mut self, i: usize) {
-        let mut hole = i;
-        let mut j = (i + 1) & self.mask;
-        loop {
-            let s = self.index[j];
-            if s.tag == 0 {
-                break;
-            }
-            let home = self.home(s.tag);
-            if (j.wrapping_sub(home) & self.mask) >= (j.wrapping_sub(hole) & self.mask) {
-                self.index[hole] = s;
-                hole = j;
-            }
-            j = (j + 1) & self.mask;
-        }
-        self.index[hole] = Slot::default();
-    }
-
-    /// Move the cursor over `CLEAN_STEP` index slots, removing the first
-    /// stale ones it meets (at most two a call: every call follows one
-    /// departure, which leaves at most one stale slot). The slots are
-    /// tested all at once, without a branch each: whether a slot is stale
-    /// is a coin toss that a branch predictor would lose.
-    #[inline]
-    fn clean(&mut self) {
-        if self.stale == 0 {
-            return;
-        }
-        // The cursor reads the index in order, but too slowly for the
-        // hardware to notice the stream: fetch a few lines ahead.
-        prefetch(
-            self.index
-                .as_ptr()
-                .wrapping_add((self.cursor + 8 * CLEAN_STEP) & self.mask),
-        );
-        for _ in 0..2 {
-            let (head, count) = (self.popped as u32, self.count() as u32);
-            let is_stale = |s: &Slot| (s.tag != 0) & (s.seq.wrapping_sub(head) >= count);
-            let mut stale = 0u32;
-            if let Some(run) = self.index.get(self.cursor..self.cursor + CLEAN_STEP) {
-                // Contiguous (all but the last few cursor places): a loop
-                // the compiler turns into a few vector instructions.
-                for (k, s) in run.iter().enumerate() {
-                    stale |= (is_stale(s) as u32) << k;
-                }
-            } else {
-                for k in 0..CLEAN_STEP {
-                    stale |= (is_stale(&self.index[(self.cursor + k) & self.mask]) as u32) << k;
-                }
-            }
-            if stale == 0 {
-                self.cursor = (self.cursor + CLEAN_STEP) & self.mask;
-                return;
-            }
-            // A removal pulls the run's next slot into the one under the
-            // cursor, to be looked at again.
-            self.cursor = (self.cursor + stale.trailing_zeros() as usize) & self.mask;
-            self.remove_slot(self.cursor);
-            self.stale -= 1;
-        }
-    }
-
-    /// The index slot of the live entry with sequence number `seq` (whose
-    /// tag is `tag`).
-    #[inline]
-    fn slot_of(&self, tag: u32, seq: u32) -> usize {
-        let mut i = self.home(tag);
-        while self.index[i].seq != seq || self.index[i].tag != tag {
-            i = (i + 1) & self.mask;
-        }
-        i
+        self.index.insert(tag, seq, self.window());
     }
 
     /// Take the live entry with sequence number `seq` out of the table
@@ -578,14 +440,17 @@ impl PendingTable {
             tool: e.tool,
         };
         self.kill(pos);
-        let i = self.slot_of(e.tag, seq as u32);
-        self.remove_slot(i);
+        let at = self
+            .index
+            .find(e.tag, self.window(), |s| s == seq as u32)
+            .expect("a live entry has its slot");
+        self.index.remove(at);
         self.live -= 1;
         (key, a)
     }
 
     /// Drop the ring's head entry; if it was live, hand it over. Its index
-    /// slot stays behind, stale, for the cursor.
+    /// slot stays behind, stale, for an insert to take.
     #[inline]
     fn pop_head(&mut self) -> Option<(FlowKey, Attempt)> {
         let pos = self.pos(self.popped);
@@ -596,7 +461,6 @@ impl PendingTable {
         let taken = e.live.then(|| {
             self.kill(pos);
             self.live -= 1;
-            self.stale += 1;
             (
                 self.unpack(&e.tuple),
                 Attempt {
@@ -615,7 +479,6 @@ impl PendingTable {
         if self.lags.front().is_some_and(|&(seq, _)| seq < self.popped) {
             self.lags.pop_front();
         }
-        self.clean();
         taken
     }
 
@@ -641,8 +504,8 @@ impl PendingTable {
         clock: Nanos,
         accepting: bool,
     ) -> Option<Result<Attempt, Attempt>> {
-        let i = self.find(key, h)?;
-        let pos = self.slot_pos(self.index[i]);
+        let at = self.find(key, h)?;
+        let pos = self.slot_pos(self.index.get(at));
         let e = &self.ring[pos];
         if accepting && e.stealth {
             return None;
@@ -653,7 +516,7 @@ impl PendingTable {
             tool: e.tool,
         };
         self.kill(pos);
-        self.remove_slot(i);
+        self.index.remove(at);
         self.live -= 1;
         Some(if self.deadline_passed(a.first, clock) {
             Err(a)
@@ -665,8 +528,8 @@ impl PendingTable {
     /// The attempt for `key`, if pending.
     #[cfg(test)]
     pub fn peek(&self, key: &FlowKey, h: u64) -> Option<Attempt> {
-        let i = self.find(key, h)?;
-        let e = &self.ring[self.slot_pos(self.index[i])];
+        let at = self.find(key, h)?;
+        let e = &self.ring[self.slot_pos(self.index.get(at))];
         Some(Attempt {
             first: e.first,
             stealth: e.stealth,
@@ -892,7 +755,7 @@ mod tests {
     }
 
     #[test]
-    fn slots_left_behind_by_evictions_are_cleaned_up() {
+    fn slots_left_behind_by_evictions_are_taken_again() {
         let mut t = PendingTable::new(1_000_000_000, 1000);
         for i in 0..200_000u32 {
             let k = FlowKey {
@@ -911,15 +774,10 @@ mod tests {
         }
         assert_eq!(t.evicted, 199_000);
         assert_eq!(t.len(), 1000);
-        // Live slots at most half the index, stale ones an eighth of it.
-        assert!(t.index.len() <= 4096, "index of {}", t.index.len());
-        let occupied = t.index.iter().filter(|s| s.tag != 0).count();
-        assert_eq!(occupied, t.live + t.stale);
-        assert!(
-            t.stale * 8 <= t.index.len() + CLEAN_STEP,
-            "{} stale",
-            t.stale
-        );
+        // Slots left behind are taken again: the index does not grow with
+        // the evictions, and its overflow counts stay bounded.
+        assert!(t.index.buckets() <= 1024, "index of {}", t.index.buckets());
+        assert!(!t.index.worn());
         // Every live attempt is still found, no evicted one is.
         for i in [0u32, 198_999, 199_000, 199_999] {
             let k = FlowKey {
