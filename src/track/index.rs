@@ -8,13 +8,18 @@
 //! count is not zero. Entries that leave from the ring's head (nearly
 //! every probe of a scan) are not removed: their slots are *stale*, known
 //! from the sequence number alone (outside the ring's window), and a
-//! later insert takes them like empty ones. Nothing has to walk the index
-//! to clean it, and a lookup or an insert touches one line, the bucket.
+//! later insert takes them like empty ones, taking back the counts a
+//! stale slot had left on its way from its own bucket. Nothing has to
+//! walk the index to clean it, and a lookup or an insert touches one
+//! line, the bucket.
 //!
-//! The overflow counts only grow when entries leave from the head (the
-//! slot stays, its count with it), so past a bound the index is rebuilt;
-//! it is rebuilt, too, before a slot's 32-bit sequence number could come
-//! round into the window again.
+//! The count of buckets need not be a power of two (a key's bucket is its
+//! tag scaled to the count), so the index can be sized to the table's cap
+//! rather than to the next power of two above it. Counts left by stale
+//! slots that no insert has taken yet only grow, so past a bound the index
+//! is rebuilt; it is rebuilt, too, before a slot's 32-bit sequence number
+//! could come round into the window again (the pending table sees to
+//! that).
 
 /// Slots per bucket: seven and the bucket's count fill one cache line.
 pub const SLOTS: usize = 7;
@@ -29,7 +34,8 @@ pub struct Slot {
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(64))]
 struct Bucket {
-    /// Inserts that found this bucket full and went on.
+    /// Inserts that found this bucket full and went on (and whose slots
+    /// have not been taken back since).
     over: u32,
     _pad: u32,
     slots: [Slot; SLOTS],
@@ -57,39 +63,47 @@ pub type At = usize;
 
 pub struct Index {
     buckets: Vec<Bucket>,
-    mask: usize,
-    /// Overflow counts added since the last rebuild, less those removed.
+    /// All buckets' overflow counts added up.
     over: usize,
-    /// Slots the index may fill with live entries before it grows.
+    /// Live entries the index takes within its load.
     room: usize,
 }
 
 const MIN_BUCKETS: usize = 128;
+
+/// Live slots per bucket at most, as a fraction of seven: seven
+/// sixteenths, so that a bucket is full for about one insert in thirty.
+const LOAD_NUM: usize = 7;
+const LOAD_DEN: usize = 16;
 
 impl Index {
     pub fn new() -> Self {
         Self::with_buckets(MIN_BUCKETS)
     }
 
+    /// Buckets that hold `live` entries within the load.
+    pub fn buckets_for(live: usize) -> usize {
+        (live * LOAD_DEN)
+            .div_ceil(SLOTS * LOAD_NUM)
+            .max(MIN_BUCKETS)
+    }
+
     fn with_buckets(n: usize) -> Self {
-        let n = n.next_power_of_two().max(MIN_BUCKETS);
+        let n = n.clamp(MIN_BUCKETS, u32::MAX as usize);
         Index {
             buckets: vec![Bucket::default(); n],
-            mask: n - 1,
             over: 0,
-            // At most three eighths full of live slots: a bucket is then
-            // full for about one insert in fifty.
-            room: n * SLOTS * 3 / 8,
+            room: n * SLOTS * LOAD_NUM / LOAD_DEN,
         }
     }
 
-    /// Live entries the index takes before [`Index::rebuild`] must grow it.
+    /// Live entries the index takes before it must grow.
     pub fn room(&self) -> usize {
         self.room
     }
 
-    /// Too many overflow counts left behind by entries gone from the head:
-    /// time to rebuild (lookups would go on past too many buckets).
+    /// Too many overflow counts left behind by stale slots: time to
+    /// rebuild (lookups would go on past too many buckets).
     pub fn worn(&self) -> bool {
         self.over > self.buckets.len() / 8
     }
@@ -98,9 +112,19 @@ impl Index {
         self.buckets.len()
     }
 
+    /// The bucket of `tag`: the tag scaled to the count of buckets.
     #[inline(always)]
     fn home(&self, tag: u32) -> usize {
-        (tag >> 1) as usize & self.mask
+        ((u64::from(tag) * self.buckets.len() as u64) >> 32) as usize
+    }
+
+    #[inline(always)]
+    fn next(&self, b: usize) -> usize {
+        if b + 1 == self.buckets.len() {
+            0
+        } else {
+            b + 1
+        }
     }
 
     /// Start fetching the bucket of `tag`.
@@ -128,47 +152,88 @@ impl Index {
             if bucket.over == 0 {
                 return None;
             }
-            b = (b + 1) & self.mask;
+            b = self.next(b);
         }
     }
 
     /// Put `tag -> seq` in the first free slot (empty, or stale by
     /// `live`) from its bucket on. The caller keeps live entries within
-    /// [`Index::room`].
+    /// [`Index::room`] and rebuilds a [`Index::worn`] index.
     #[inline(always)]
     pub fn insert(&mut self, tag: u32, seq: u32, live: Window) {
         let mut b = self.home(tag);
         loop {
             let bucket = &mut self.buckets[b];
-            for s in bucket.slots.iter_mut() {
-                if s.tag == 0 || !live.holds(s.seq) {
-                    *s = Slot { tag, seq };
-                    return;
+            if let Some(k) = bucket
+                .slots
+                .iter()
+                .position(|s| s.tag == 0 || !live.holds(s.seq))
+            {
+                let old = std::mem::replace(&mut bucket.slots[k], Slot { tag, seq });
+                if old.tag != 0 {
+                    // A stale slot: the counts it left on its way go.
+                    self.take_back(old.tag, b);
                 }
+                return;
             }
             bucket.over += 1;
             self.over += 1;
-            b = (b + 1) & self.mask;
+            b = self.next(b);
         }
     }
 
-    /// Empty the slot at `at` (an entry leaving other than from the head),
-    /// taking back the overflow counts its insert left on the way.
-    #[inline]
-    pub fn remove(&mut self, at: At) {
-        let (b, k) = (at / SLOTS, at % SLOTS);
-        let home = self.home(self.buckets[b].slots[k].tag);
-        self.buckets[b].slots[k] = Slot::default();
-        let mut i = home;
+    /// A slot of `tag` leaves bucket `b`: take back the overflow counts
+    /// its insert left on the buckets from its own up to `b`.
+    #[inline(always)]
+    fn take_back(&mut self, tag: u32, b: usize) {
+        let mut i = self.home(tag);
         while i != b {
             self.buckets[i].over -= 1;
             self.over -= 1;
-            i = (i + 1) & self.mask;
+            i = self.next(i);
         }
     }
 
-    /// A new index of at least `buckets` buckets holding the live slots
-    /// of this one (stale ones and overflow counts left behind go).
+    /// Empty the slot at `at` (an entry leaving other than from the head).
+    #[inline]
+    pub fn remove(&mut self, at: At) {
+        let (b, k) = (at / SLOTS, at % SLOTS);
+        let old = std::mem::take(&mut self.buckets[b].slots[k]);
+        self.take_back(old.tag, b);
+    }
+
+    /// Empty the stale slots and count the overflows of the live ones
+    /// afresh, in place (no second index in memory at once): what a
+    /// [`Index::worn`] index needs.
+    #[cold]
+    pub fn clean(&mut self, live: Window) {
+        for bucket in &mut self.buckets {
+            bucket.over = 0;
+            for s in &mut bucket.slots {
+                if s.tag != 0 && !live.holds(s.seq) {
+                    *s = Slot::default();
+                }
+            }
+        }
+        self.over = 0;
+        for b in 0..self.buckets.len() {
+            for k in 0..SLOTS {
+                let s = self.buckets[b].slots[k];
+                if s.tag == 0 {
+                    continue;
+                }
+                let mut i = self.home(s.tag);
+                while i != b {
+                    self.buckets[i].over += 1;
+                    self.over += 1;
+                    i = self.next(i);
+                }
+            }
+        }
+    }
+
+    /// A new index of `buckets` buckets holding the live slots of this one
+    /// (stale ones and the counts they left go).
     #[cold]
     pub fn rebuild(&mut self, buckets: usize, live: Window) {
         let old = std::mem::replace(self, Self::with_buckets(buckets));
@@ -199,9 +264,9 @@ mod tests {
             head: 0,
             count: 1000,
         };
-        // Every tag homes in bucket 0 (tag >> 1 is a multiple of the
-        // bucket count), so the eighth onwards overflow.
-        let tag = |i: u32| ((i * MIN_BUCKETS as u32) << 1) | 1;
+        // Every tag homes in bucket 0 (under 2^32 / buckets), so the
+        // eighth onwards overflow.
+        let tag = |i: u32| 2 * i + 1;
         for i in 0..20 {
             ix.insert(tag(i), i, live);
         }
@@ -232,7 +297,7 @@ mod tests {
     #[test]
     fn stale_slots_are_taken_by_inserts_and_never_found() {
         let mut ix = Index::new();
-        let tag = |i: u32| ((i * MIN_BUCKETS as u32) << 1) | 1;
+        let tag = |i: u32| 2 * i + 1;
         let early = Window {
             head: 0,
             count: SLOTS as u32,
@@ -256,6 +321,59 @@ mod tests {
         for i in 4..SLOTS as u32 + 4 {
             assert!(ix.find(tag(i), later, |s| s == i).is_some(), "{i}");
         }
+    }
+
+    #[test]
+    fn a_stale_slot_taken_again_takes_back_the_count_it_left() {
+        let mut ix = Index::new();
+        let tag = |i: u32| 2 * i + 1;
+        let w = |head: u32| Window { head, count: 10 };
+        // Seven fill bucket 0; three more overflow into bucket 1.
+        for i in 0..10 {
+            ix.insert(tag(i), i, w(0));
+        }
+        assert_eq!((ix.buckets[0].over, ix.over), (3, 3));
+        // All ten leave from the head; new keys of bucket 1 take its
+        // stale slots, and with them the counts on bucket 0.
+        let bucket1 = |i: u32| (u32::MAX / MIN_BUCKETS as u32 + 1) + 2 * i + 1;
+        for i in 0..3 {
+            ix.insert(bucket1(i), 10 + i, w(10));
+        }
+        assert_eq!((ix.buckets[0].over, ix.over), (0, 0));
+        assert!(ix.find(bucket1(2), w(10), |s| s == 12).is_some());
+    }
+
+    #[test]
+    fn cleaning_in_place_keeps_live_slots_and_exact_counts() {
+        let mut ix = Index::new();
+        let tag = |i: u32| 2 * (i % 40) + 1 + (i / 40) * (u32::MAX / 16);
+        let before = Window {
+            head: 0,
+            count: 400,
+        };
+        for i in 0..400 {
+            ix.insert(tag(i), i, before);
+        }
+        let after = Window {
+            head: 150,
+            count: 250,
+        };
+        ix.clean(after);
+        for i in 0..400 {
+            assert_eq!(
+                ix.find(tag(i), after, |s| s == i).is_some(),
+                i >= 150,
+                "{i}"
+            );
+        }
+        // The counts are those of the live slots alone: removing every
+        // live slot leaves none.
+        for i in 150..400 {
+            let at = ix.find(tag(i), after, |s| s == i).unwrap();
+            ix.remove(at);
+        }
+        assert_eq!(ix.over, 0);
+        assert!(ix.buckets.iter().all(|b| b.over == 0));
     }
 
     #[test]

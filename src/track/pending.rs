@@ -418,10 +418,22 @@ impl PendingTable {
     #[inline]
     fn insert_slot(&mut self, tag: u32, seq: u32) {
         if self.live + 1 > self.index.room() {
-            self.index.rebuild(self.index.buckets() * 2, self.window());
+            // Doubling, up to what the cap needs and no further; straight
+            // to that once it is near (the old and the new index are in
+            // memory together while it grows).
+            let full = Index::buckets_for(self.cap);
+            let buckets = if self.index.buckets() * 4 >= full {
+                full
+            } else {
+                self.index.buckets() * 2
+            };
+            self.index.rebuild(
+                buckets.max(Index::buckets_for(self.live + 1)),
+                self.window(),
+            );
             self.indexed_from = self.appended;
         } else if self.index.worn() || self.appended - self.indexed_from > 1 << 31 {
-            self.index.rebuild(self.index.buckets(), self.window());
+            self.index.clean(self.window());
             self.indexed_from = self.appended;
         }
         self.index.insert(tag, seq, self.window());
