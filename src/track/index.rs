@@ -343,61 +343,44 @@ mod tests {
         assert!(ix.find(bucket1(2), w(10), |s| s == 12).is_some());
     }
 
+    /// Cleaning in place and rebuilding both keep exactly the live slots,
+    /// with the overflow counts of those alone.
     #[test]
-    fn cleaning_in_place_keeps_live_slots_and_exact_counts() {
-        let mut ix = Index::new();
+    fn cleaning_or_rebuilding_keeps_live_slots_and_exact_counts() {
+        // Forty keys to each of ten buckets: most of them overflow.
         let tag = |i: u32| 2 * (i % 40) + 1 + (i / 40) * (u32::MAX / 16);
-        let before = Window {
-            head: 0,
-            count: 400,
-        };
-        for i in 0..400 {
-            ix.insert(tag(i), i, before);
-        }
-        let after = Window {
-            head: 150,
-            count: 250,
-        };
-        ix.clean(after);
-        for i in 0..400 {
-            assert_eq!(
-                ix.find(tag(i), after, |s| s == i).is_some(),
-                i >= 150,
-                "{i}"
-            );
-        }
-        // The counts are those of the live slots alone: removing every
-        // live slot leaves none.
-        for i in 150..400 {
-            let at = ix.find(tag(i), after, |s| s == i).unwrap();
-            ix.remove(at);
-        }
-        assert_eq!(ix.over, 0);
-        assert!(ix.buckets.iter().all(|b| b.over == 0));
-    }
-
-    #[test]
-    fn rebuild_keeps_live_slots_only() {
-        let mut ix = Index::new();
-        let tag = |i: u32| i.wrapping_mul(0x9e37_79b1) | 1;
-        let before = Window {
-            head: 0,
-            count: 300,
-        };
-        for i in 0..300 {
-            ix.insert(tag(i), i, before);
-        }
-        let after = Window {
-            head: 100,
-            count: 200,
-        };
-        ix.rebuild(1024, after);
-        assert_eq!(ix.buckets(), 1024);
-        // 200 spread keys in 1024 buckets of seven: none full.
-        assert_eq!(ix.over, 0);
-        for i in 0..300 {
-            let found = ix.find(tag(i), after, |s| s == i).is_some();
-            assert_eq!(found, i >= 100, "{i}");
+        let (before, after) = (
+            Window {
+                head: 0,
+                count: 400,
+            },
+            Window {
+                head: 150,
+                count: 250,
+            },
+        );
+        for rebuild in [false, true] {
+            let mut ix = Index::new();
+            for i in 0..400 {
+                ix.insert(tag(i), i, before);
+            }
+            if rebuild {
+                ix.rebuild(1024, after);
+                assert_eq!(ix.buckets(), 1024);
+            } else {
+                ix.clean(after);
+            }
+            for i in 0..400 {
+                let found = ix.find(tag(i), after, |s| s == i).is_some();
+                assert_eq!(found, i >= 150, "{i} (rebuild: {rebuild})");
+            }
+            // Removing every live slot leaves no count behind.
+            for i in 150..400 {
+                let at = ix.find(tag(i), after, |s| s == i).unwrap();
+                ix.remove(at);
+            }
+            assert_eq!(ix.over, 0);
+            assert!(ix.buckets.iter().all(|b| b.over == 0));
         }
     }
 }
