@@ -134,17 +134,26 @@ impl Aggregator {
     }
 
     /// Move the clock forward (never back), closing windows it passes.
-    #[inline]
+    /// The tests inline (once per event), the work a call of its own.
+    #[inline(always)]
     pub fn advance(&mut self, clock: Nanos) {
         if clock <= self.clock {
             return;
         }
         self.clock = clock;
-        if self.tracker.expiry_due(clock) {
-            let rules = &mut self.rules;
-            self.tracker.expire(clock, &mut |o| rules.observe(&o));
+        if self.tracker.expiry_due(clock) || clock >= self.next_close_at {
+            self.settle();
         }
-        if clock >= self.next_close_at {
+    }
+
+    /// Expire what the clock has passed, and close the windows it has.
+    #[inline(never)]
+    fn settle(&mut self) {
+        if self.tracker.expiry_due(self.clock) {
+            let rules = &mut self.rules;
+            self.tracker.expire(self.clock, &mut |o| rules.observe(&o));
+        }
+        if self.clock >= self.next_close_at {
             self.close_windows();
         }
     }
