@@ -166,7 +166,7 @@ fn pending(c: &mut Criterion) {
     g.finish();
 }
 
-/// Hash flooding: tuples a spoofer could build to share one index slot
+/// Hash flooding: tuples a spoofer could build to share one index bucket
 /// under a known hash key (the fixed key the table once had), inserted
 /// and resolved under that key and under the per-process random key the
 /// table has now.
@@ -174,8 +174,9 @@ fn hash_flooding(c: &mut Criterion) {
     const N: usize = 2000;
     let known = || ahash::RandomState::with_seeds(1, 2, 3, 4);
     let probe = PendingTable::with_hasher(1, 2, known());
-    // Same low 16 bits of the slot number: one run however the index grows.
-    let home = |k: &FlowKey| (probe.hash(k) >> 33) & 0xffff;
+    // Same top 16 bits of the hash (the index's tag scaled to its bucket
+    // count): one bucket, and its overflow run, up to 65536 buckets.
+    let home = |k: &FlowKey| probe.hash(k) >> 48;
     let mut colliding = Vec::with_capacity(N);
     let mut i = 0u32;
     while colliding.len() < N {
