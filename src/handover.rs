@@ -5,9 +5,9 @@
 //! packets, even though the aggregator is only briefly behind (a bin
 //! closing, a table rebuilt, its thread not scheduled for a few
 //! milliseconds). So a live capture thread keeps what a full queue cannot
-//! take yet in a backlog of its own, bounded in events, and keeps reading;
-//! only past the bound does it wait. Messages to one aggregator stay in
-//! order.
+//! take yet in a backlog of its own, bounded by the messages' weight
+//! (what they hold in memory), and keeps reading; only past the bound does
+//! it wait. Messages to one aggregator stay in order.
 
 use std::collections::VecDeque;
 
@@ -20,7 +20,7 @@ pub struct Counts {
     pub waits: u64,
     /// Messages that went into the backlog first (a queue was full).
     pub deferred: u64,
-    /// Most events the backlog held at once.
+    /// The most weight the backlog held at once.
     pub peak_held: u64,
 }
 
@@ -28,10 +28,11 @@ pub struct Counts {
 pub struct Handover<'a, T> {
     lanes: &'a [Sender<T>],
     backlog: Vec<VecDeque<T>>,
-    /// Events in the backlog, and how many it may hold (0: wait at once).
+    /// The weight in the backlog, and how much it may hold (0: wait at
+    /// once).
     held: usize,
     max_held: usize,
-    /// A message's weight in events.
+    /// A message's weight.
     weight: fn(&T) -> usize,
     pub counts: Counts,
 }
@@ -46,10 +47,6 @@ impl<'a, T> Handover<'a, T> {
             weight,
             counts: Counts::default(),
         }
-    }
-
-    pub fn lanes(&self) -> usize {
-        self.lanes.len()
     }
 
     /// Hand `m` to aggregator `i`: at once if its queue has room and
@@ -127,6 +124,7 @@ impl<'a, T> Handover<'a, T> {
     }
 
     /// Events in the backlog now.
+    #[cfg(test)]
     pub fn held(&self) -> usize {
         self.held
     }

@@ -96,18 +96,22 @@ enum ToShard {
 }
 
 impl ToShard {
-    /// Events in the message (the hand-over's backlog is bounded in them).
-    fn events(&self) -> usize {
+    /// The message's weight in the hand-over's backlog, in events' room: a
+    /// batch weighs what it holds in memory (its capacity, however few
+    /// events a clock tick sent it off with), a tick one, so that the
+    /// bound is one of memory even while a stalled aggregator collects
+    /// ten ticks a second.
+    fn weight(&self) -> usize {
         match self {
-            ToShard::Batch(b) => b.len(),
-            ToShard::Tick(_) => 0,
+            ToShard::Batch(b) => b.capacity().max(1),
+            ToShard::Tick(_) => 1,
         }
     }
 }
 
-/// Events a live capture thread may hold back while an aggregator's queue
-/// is full, before it waits (`handover`): half a second at a million
-/// packets a second, 32 MiB.
+/// Room for events a live capture thread may hold back while an
+/// aggregator's queue is full, before it waits (`handover`): half a second
+/// at a million packets a second, 32 MiB of 64-byte events.
 const LIVE_BACKLOG: usize = 1 << 19;
 
 /// A numbered notice message from the merger to every aggregator.
@@ -784,7 +788,7 @@ fn capture_loop<S: FrameSource>(
         handover: Handover::new(
             lanes.to_shards,
             if live { LIVE_BACKLOG } else { 0 },
-            ToShard::events,
+            ToShard::weight,
         ),
         recycled: lanes.recycled,
         st: CaptureStats::default(),

@@ -33,8 +33,8 @@ pub struct CaptureStats {
     /// from when picket, not the link, is the bottleneck.
     pub handover_waits: u64,
     /// Batches a live capture thread kept back a while, an aggregator's
-    /// queue being full, instead of waiting (and the most events it held
-    /// back at once).
+    /// queue being full, instead of waiting; and the most room for events
+    /// those held at once (added up over capture threads).
     pub handover_deferred: u64,
     pub handover_peak_held: u64,
 }
@@ -135,7 +135,7 @@ impl Report {
         if let Some(d) = self.kernel_drops {
             let _ = writeln!(
                 s,
-                "  kernel drops   {d} (a full aggregator queue: capture held back {} batches, at most {} events, and waited {} times)",
+                "  kernel drops   {d} (a full aggregator queue: capture held back {} batches, room for {} events at most, and waited {} times)",
                 c.handover_deferred,
                 c.handover_peak_held,
                 c.handover_waits

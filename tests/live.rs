@@ -472,9 +472,10 @@ fn live_capture_under_tcpreplay_topspeed() {
         seen + drops >= packets,
         "seen {seen} + dropped {drops} < sent {packets}\n{err}"
     );
-    // The whole burst fits in the capture thread's backlog (512 k
-    // events): however far the aggregators fall behind, it never waits
-    // for them with the kernel's ring filling.
+    // The whole burst (about 150 full batches) fits in the capture
+    // thread's backlog (room for 512 k events) with room to spare for the
+    // part-filled batches a clock tick sends off: it never waits for the
+    // aggregators with the kernel's ring filling.
     let (held, waits) = handover(&err);
     eprintln!("batches held back {held}, waits {waits}");
     assert_eq!(waits, 0, "{err}");

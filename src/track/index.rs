@@ -17,9 +17,9 @@
 //! tag scaled to the count), so the index can be sized to the table's cap
 //! rather than to the next power of two above it. Counts left by stale
 //! slots that no insert has taken yet only grow, so past a bound the index
-//! is rebuilt; it is rebuilt, too, before a slot's 32-bit sequence number
-//! could come round into the window again (the pending table sees to
-//! that).
+//! is cleaned in place; it is cleaned, too, before a slot's 32-bit
+//! sequence number could come round into the window again (the pending
+//! table sees to that).
 
 /// Slots per bucket: seven and the bucket's count fill one cache line.
 pub const SLOTS: usize = 7;
@@ -102,8 +102,8 @@ impl Index {
         self.room
     }
 
-    /// Too many overflow counts left behind by stale slots: time to
-    /// rebuild (lookups would go on past too many buckets).
+    /// Too many overflow counts left behind by stale slots: time to clean
+    /// (lookups would go on past too many buckets).
     pub fn worn(&self) -> bool {
         self.over > self.buckets.len() / 8
     }
@@ -158,7 +158,7 @@ impl Index {
 
     /// Put `tag -> seq` in the first free slot (empty, or stale by
     /// `live`) from its bucket on. The caller keeps live entries within
-    /// [`Index::room`] and rebuilds a [`Index::worn`] index.
+    /// [`Index::room`] and cleans a [`Index::worn`] index.
     #[inline(always)]
     pub fn insert(&mut self, tag: u32, seq: u32, live: Window) {
         let mut b = self.home(tag);

@@ -112,9 +112,9 @@ pub struct PendingTable {
     index: Index,
     /// Live attempts (each has one slot in the index).
     live: usize,
-    /// `appended` when the index was last rebuilt: it is rebuilt before a
-    /// stale slot's 32-bit sequence number could come round into the
-    /// ring's window again.
+    /// `appended` when the index was last rebuilt or cleaned: it is
+    /// cleaned before a stale slot's 32-bit sequence number could come
+    /// round into the ring's window again.
     indexed_from: u64,
     timeout: Nanos,
     cap: usize,
@@ -200,7 +200,7 @@ impl PendingTable {
 
     /// The hash every lookup of `key` takes (computed once per event). An
     /// IPv4 tuple is hashed as two words: hashing `FlowKey` field by field
-    /// (address enums included) took 40 instructions more per event.
+    /// (address enums included) took 21 instructions more per packet.
     #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {
         match (key.src, key.dst) {
@@ -214,7 +214,8 @@ impl PendingTable {
         }
     }
 
-    /// The index tag of hash `h` (never 0); its low bits pick the bucket.
+    /// The index tag of hash `h` (never 0); scaled to the bucket count, it
+    /// picks the bucket.
     #[inline]
     fn tag(h: u64) -> u32 {
         (h >> 32) as u32 | 1
