@@ -274,7 +274,9 @@ impl Aggregator {
     /// Partials of windows closed since the last call, and the window
     /// index through which this aggregator is final.
     pub fn take_closed(&mut self) -> (Partials, i64) {
-        (std::mem::take(&mut self.closed), self.closed_through)
+        let mut closed = std::mem::take(&mut self.closed);
+        closed.sort();
+        (closed, self.closed_through)
     }
 
     pub fn has_closed(&self) -> bool {
