@@ -21,7 +21,10 @@
 //! one bin's worth) and at most `MAX_SPANS` bin totals; the merger keeps
 //! at most `Limits::max_slow_sources` tracks at any moment and, past that,
 //! keeps the widest (a flood of spoofed sources, one probe each, is evicted first)
-//! and counts the rest in `MergeStats::horizon_evicted`. One probe of each
+//! and counts the rest in `MergeStats::horizon_evicted`. Once it has given
+//! tracks up in a window, a new track that ranks no better than the first
+//! one given up is not taken (the next eviction would drop it): counted
+//! the same, and remembered as below. One probe of each
 //! track given up stays in a direct-mapped table of four slots per track
 //! (24 bytes each) until another source takes the slot, so a slow scanner
 //! whose first probe drowned in a flood of one-probe sources picks it up
@@ -100,8 +103,14 @@ impl SlowScan {
             return;
         }
         let bin_len = self.bin;
-        let t = match h.tracks.entry(s.src) {
-            Entry::Occupied(e) => e.into_mut(),
+        match h.tracks.entry(s.src) {
+            Entry::Occupied(e) => {
+                let t = e.into_mut();
+                if t.quiet_through >= s.bin {
+                    return;
+                }
+                t.add(s);
+            }
             Entry::Vacant(e) => {
                 let mut t = Track::default();
                 if let Some(m) = h.remembered.recall(&s.src) {
@@ -120,37 +129,19 @@ impl SlowScan {
                         });
                     }
                 }
-                e.insert(t)
+                t.add(s);
+                // The table was full this window and a new track no wider
+                // than the last one given up would only go at the next
+                // eviction: remembered now, not tracked. A flood's
+                // one-probe sources then cost no evictions after the first.
+                if h.bar.is_some_and(|bar| rank(&s.src, &t) >= bar) {
+                    h.remembered.keep(&s.src, &t, self.max_sources);
+                    h.stats_evicted += 1;
+                    return;
+                }
+                e.insert(t);
             }
-        };
-        if t.quiet_through >= s.bin {
-            return;
         }
-        for &k in &s.hosts {
-            match t.hosts.iter_mut().find(|(key, _)| *key == k) {
-                Some(held) => held.1 = s.bin,
-                None => t.hosts.push((k, s.bin)),
-            }
-        }
-        s.ports
-            .for_each(|p| match t.ports.iter_mut().find(|(port, _)| *port == p) {
-                Some(held) => held.1 = s.bin,
-                None => t.ports.push((p, s.bin)),
-            });
-        if t.spans.len() == MAX_SPANS {
-            let older = t.spans.remove(0);
-            let next = &mut t.spans[0];
-            next.attempts += older.attempts;
-            next.bins += older.bins;
-            next.first = older.first;
-        }
-        t.spans.push(Span {
-            bin: s.bin,
-            bins: 1,
-            attempts: s.total.into(),
-            first: s.first,
-            last: s.last,
-        });
         h.touched.push(s.src);
         if h.tracks.len() > self.max_sources {
             // Within a window too, or a flood's one-probe sources would
@@ -203,6 +194,8 @@ impl SlowScan {
                 !t.spans.is_empty() || t.quiet_through >= window
             });
         }
+        // Reported tracks started over and others expired: ranks fell.
+        h.bar = None;
         if h.tracks.len() > self.max_sources {
             h.stats_evicted += h.evict(self.max_sources * 3 / 4, self.max_sources);
         }
@@ -290,6 +283,36 @@ struct Span {
 
 impl Track {
     /// Forget what was last seen before bin `start`.
+    /// Count a (source, bin) summary in.
+    fn add(&mut self, s: &SourceSummary) {
+        for &k in &s.hosts {
+            match self.hosts.iter_mut().find(|(key, _)| *key == k) {
+                Some(held) => held.1 = s.bin,
+                None => self.hosts.push((k, s.bin)),
+            }
+        }
+        s.ports.for_each(
+            |p| match self.ports.iter_mut().find(|(port, _)| *port == p) {
+                Some(held) => held.1 = s.bin,
+                None => self.ports.push((p, s.bin)),
+            },
+        );
+        if self.spans.len() == MAX_SPANS {
+            let older = self.spans.remove(0);
+            let next = &mut self.spans[0];
+            next.attempts += older.attempts;
+            next.bins += older.bins;
+            next.first = older.first;
+        }
+        self.spans.push(Span {
+            bin: s.bin,
+            bins: 1,
+            attempts: s.total.into(),
+            first: s.first,
+            last: s.last,
+        });
+    }
+
     fn expire(&mut self, start: i64) {
         self.hosts.retain(|(_, b)| *b >= start);
         self.ports.retain(|(_, b)| *b >= start);
@@ -300,6 +323,20 @@ impl Track {
     fn width(&self) -> usize {
         self.hosts.len() + self.ports.len()
     }
+}
+
+/// How eviction orders tracks, least first, most kept: the widest, then
+/// the latest, then by address (so the choice never depends on table
+/// order).
+type Rank = (std::cmp::Reverse<usize>, std::cmp::Reverse<i64>, IpAddr);
+
+fn rank(src: &IpAddr, t: &Track) -> Rank {
+    let latest = t.spans.last().map_or(i64::MIN, |s| s.bin);
+    (
+        std::cmp::Reverse(t.width()),
+        std::cmp::Reverse(latest),
+        *src,
+    )
 }
 
 /// The slow-scan policy's tracks, in the merger.
@@ -313,6 +350,12 @@ pub struct Horizon {
     remembered: Remembered,
     /// Sources counted in the window being judged.
     touched: Vec<IpAddr>,
+    /// The rank of the first track the last eviction gave up, until the
+    /// window is judged: every track kept ranks before it, and a track's
+    /// rank only rises until its window is judged (it may gain hosts and
+    /// ports, and a later bin), so a new track at or past it would be
+    /// given up by the next eviction.
+    bar: Option<Rank>,
     last_sweep: i64,
     /// Tracks given up in the window being judged (not yet in the stats).
     stats_evicted: u64,
@@ -324,6 +367,7 @@ impl Default for Horizon {
             tracks: AHashMap::new(),
             remembered: Remembered::default(),
             touched: Vec::new(),
+            bar: None,
             last_sweep: i64::MIN,
             stats_evicted: 0,
         }
@@ -395,20 +439,13 @@ impl Horizon {
     /// the choice never depends on table order) and remember one probe of
     /// each other in `slots` slots; how many went.
     fn evict(&mut self, keep: usize, slots: usize) -> u64 {
-        let rank = |src: &IpAddr, t: &Track| {
-            let latest = t.spans.last().map_or(i64::MIN, |s| s.bin);
-            (
-                std::cmp::Reverse(t.width()),
-                std::cmp::Reverse(latest),
-                *src,
-            )
-        };
         let mut order: Vec<_> = self.tracks.iter().map(|(s, t)| rank(s, t)).collect();
         if order.len() <= keep {
             return 0;
         }
         order.select_nth_unstable(keep);
         let cutoff = order[keep];
+        self.bar = Some(cutoff);
         let before = self.tracks.len();
         let remembered = &mut self.remembered;
         self.tracks.retain(|s, t| {
@@ -492,5 +529,40 @@ mod tests {
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].get("UniqueDestIPs"), Some(&Value::Count(8)));
         assert_eq!(out[0].get("FirstSeen"), Some(&Value::Time(1)));
+    }
+
+    #[test]
+    fn once_full_a_new_track_below_the_last_given_up_is_remembered_not_tracked() {
+        let slow = SlowScan {
+            max_sources: 8,
+            ..SlowScan::new(&Detection::default(), &Limits::default())
+        };
+        let (mut h, mut out, mut stats) = (Horizon::default(), Vec::new(), MergeStats::default());
+        h.remembered.hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
+        // Nine one-probe sources: the ninth overfills the table, which
+        // keeps the six lowest addresses.
+        for i in 0..9 {
+            slow.count(
+                &mut h,
+                &summary(&format!("198.51.100.{i}"), 0, &[2], 80),
+                true,
+            );
+        }
+        assert_eq!((h.len(), h.stats_evicted), (6, 3));
+        // As narrow as those given up, and past them: not taken.
+        slow.count(&mut h, &summary("198.51.100.9", 0, &[3], 80), true);
+        assert_eq!((h.len(), h.stats_evicted), (6, 4));
+        // As narrow, but before them (a lower address): taken.
+        slow.count(&mut h, &summary("192.0.2.1", 0, &[3], 80), true);
+        // Wider: taken.
+        slow.count(&mut h, &summary("203.0.113.7", 0, &[4, 5, 6], 22), true);
+        assert_eq!((h.len(), h.stats_evicted), (8, 4));
+        slow.close_window(&mut h, 0, "T1595", &mut out, &mut stats);
+        assert_eq!(stats.horizon_evicted, 4);
+        // The source left out comes back with its remembered probe.
+        let late: IpAddr = "198.51.100.9".parse().unwrap();
+        slow.count(&mut h, &summary("198.51.100.9", 1, &[7], 80), true);
+        assert_eq!(h.tracks[&late].hosts.len(), 2, "{:?}", h.tracks[&late]);
+        assert!(out.is_empty(), "{out:?}");
     }
 }
