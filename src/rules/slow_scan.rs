@@ -22,9 +22,11 @@
 //! at most `Limits::max_slow_sources` tracks at any moment and, past that,
 //! keeps the widest (a flood of spoofed sources, one probe each, is evicted first)
 //! and counts the rest in `MergeStats::horizon_evicted`. Once it has given
-//! tracks up in a window, a new track that ranks no better than the first
-//! one given up is not taken (the next eviction would drop it): counted
-//! the same, and remembered as below. One probe of each
+//! tracks up, until the window is judged it takes a new track only if it
+//! ranks before the first one given up (an admission bar: under pressure
+//! the table keeps its best without re-ranking it every few thousand
+//! sources); one turned away is counted the same and remembered as below,
+//! which loses nothing of a one-probe track. One probe of each
 //! track given up stays in a direct-mapped table of four slots per track
 //! (24 bytes each) until another source takes the slot, so a slow scanner
 //! whose first probe drowned in a flood of one-probe sources picks it up
@@ -130,9 +132,9 @@ impl SlowScan {
                     }
                 }
                 t.add(s);
-                // The table was full this window and a new track no wider
-                // than the last one given up would only go at the next
-                // eviction: remembered now, not tracked. A flood's
+                // The table has given tracks up and this one ranks no
+                // better than the first of them (any further eviction
+                // would drop it): remembered, not tracked. A flood's
                 // one-probe sources then cost no evictions after the first.
                 if h.bar.is_some_and(|bar| rank(&s.src, &t) >= bar) {
                     h.remembered.keep(&s.src, &t, self.max_sources);
@@ -353,8 +355,8 @@ pub struct Horizon {
     /// The rank of the first track the last eviction gave up, until the
     /// window is judged: every track kept ranks before it, and a track's
     /// rank only rises until its window is judged (it may gain hosts and
-    /// ports, and a later bin), so a new track at or past it would be
-    /// given up by the next eviction.
+    /// ports, and a later bin), so any further eviction would give up a
+    /// new track at or past it. Such a track is not taken.
     bar: Option<Rank>,
     last_sweep: i64,
     /// Tracks given up in the window being judged (not yet in the stats).
