@@ -112,6 +112,12 @@ impl Index {
         self.buckets.len()
     }
 
+    /// Overflow counts left on buckets, in all.
+    #[cfg(test)]
+    pub fn overflow(&self) -> usize {
+        self.over
+    }
+
     /// The bucket of `tag`: the tag scaled to the count of buckets.
     #[inline(always)]
     fn home(&self, tag: u32) -> usize {

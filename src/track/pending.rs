@@ -779,7 +779,12 @@ mod tests {
 
     #[test]
     fn slots_left_behind_by_evictions_are_taken_again() {
-        let mut t = PendingTable::new(1_000_000_000, 1000);
+        // A fixed key: the same buckets fill, run after run.
+        let mut t = PendingTable::with_hasher(
+            1_000_000_000,
+            1000,
+            ahash::RandomState::with_seeds(1, 2, 3, 4),
+        );
         for i in 0..200_000u32 {
             let k = FlowKey {
                 sport: (i >> 16) as u16,
@@ -800,7 +805,15 @@ mod tests {
         // Slots left behind are taken again: the index does not grow with
         // the evictions, and its overflow counts stay bounded.
         assert!(t.index.buckets() <= 1024, "index of {}", t.index.buckets());
-        assert!(!t.index.worn());
+        // A worn index is cleaned before the next insert, so the counts
+        // stay within an eighth of the buckets plus what the last insert
+        // left (it may have just worn it).
+        assert!(
+            t.index.overflow() <= t.index.buckets() / 4,
+            "{} overflow counts on {} buckets",
+            t.index.overflow(),
+            t.index.buckets()
+        );
         // Every live attempt is still found, no evicted one is.
         for i in [0u32, 198_999, 199_000, 199_999] {
             let k = FlowKey {
