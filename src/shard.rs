@@ -45,8 +45,9 @@ impl Router {
             return 0;
         }
         let h = match (a, b) {
-            // Two IPv4 addresses as one word, the lower first: a third of
-            // the instructions of ordering and hashing the address enums.
+            // Two IPv4 addresses as one word, the lower first: about half
+            // the instructions of ordering and hashing the address enums
+            // (30 against 57 a packet).
             (IpAddr::V4(a), IpAddr::V4(b)) => {
                 let (a, b) = (u32::from(*a), u32::from(*b));
                 self.hasher

@@ -284,7 +284,6 @@ struct Span {
 }
 
 impl Track {
-    /// Forget what was last seen before bin `start`.
     /// Count a (source, bin) summary in.
     fn add(&mut self, s: &SourceSummary) {
         for &k in &s.hosts {
@@ -315,6 +314,7 @@ impl Track {
         });
     }
 
+    /// Forget what was last seen before bin `start`.
     fn expire(&mut self, start: i64) {
         self.hosts.retain(|(_, b)| *b >= start);
         self.ports.retain(|(_, b)| *b >= start);
@@ -493,16 +493,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_track_given_up_is_picked_up_again_from_the_probe_remembered() {
+    /// The policy with a cap of 8 tracks, and a horizon whose remembered
+    /// probes are placed by fixed keys: which slots evicted sources take
+    /// is then known (apart, for the sources of these tests).
+    fn small() -> (SlowScan, Horizon) {
         let slow = SlowScan {
             max_sources: 8,
             ..SlowScan::new(&Detection::default(), &Limits::default())
         };
-        let (mut h, mut out, mut stats) = (Horizon::default(), Vec::new(), MergeStats::default());
-        // Fixed keys: which slots the three evicted sources take is then
-        // known (apart, for these keys).
+        let mut h = Horizon::default();
         h.remembered.hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
+        (slow, h)
+    }
+
+    #[test]
+    fn a_track_given_up_is_picked_up_again_from_the_probe_remembered() {
+        let (slow, mut h) = small();
+        let (mut out, mut stats) = (Vec::new(), MergeStats::default());
         // Bin 0: the scanner's first host among 8 other one-probe sources,
         // all as narrow: the cap keeps 6, the scanner (highest address)
         // goes with two others.
@@ -535,12 +542,8 @@ mod tests {
 
     #[test]
     fn once_full_a_new_track_below_the_last_given_up_is_remembered_not_tracked() {
-        let slow = SlowScan {
-            max_sources: 8,
-            ..SlowScan::new(&Detection::default(), &Limits::default())
-        };
-        let (mut h, mut out, mut stats) = (Horizon::default(), Vec::new(), MergeStats::default());
-        h.remembered.hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
+        let (slow, mut h) = small();
+        let (mut out, mut stats) = (Vec::new(), MergeStats::default());
         // Nine one-probe sources: the ninth overfills the table, which
         // keeps the six lowest addresses.
         for i in 0..9 {
